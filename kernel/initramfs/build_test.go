@@ -200,7 +200,7 @@ func TestBuildWithoutModules(t *testing.T) {
 func TestCpioPerm(t *testing.T) {
 	tests := map[os.FileMode]uint32{
 		0o755:                         0o755,
-		0o4755 | os.ModeSetuid:        0o4755,
+		os.ModeSetuid | 0o755:         0o4755,
 		os.ModeSetgid | 0o750:         0o2750,
 		os.ModeSticky | 0o777:         0o1777,
 		os.ModeSetuid | os.ModeSetgid: 0o6000,
