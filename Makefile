@@ -9,13 +9,16 @@ export RUNXEN_CACHE
 GUEST_KERNEL_DIR := $(RUNXEN_CACHE)/guest-kernel
 TOOLS := $(CURDIR)/.tools
 STATICCHECK_VERSION := v0.8.2
+PROTOC_GEN_GO_VERSION := v1.36.12
+PROTOC_GEN_GO_TTRPC_VERSION := v1.2.10
+PROTOS := guest-agent/api/v1/agent.proto
 LAB_TIMEOUT ?= 45m
 
 # Everything under cmd/ is static: guest binaries must run in an initramfs with no libc, and
 # host binaries then run on any dom0 distribution.
 GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath
 
-.PHONY: all binaries guest test unit lab-test vet lint demo lab-shell lab-clean host-deps clean help
+.PHONY: generate check-generated all binaries guest test unit lab-test vet lint demo lab-shell lab-clean host-deps clean help
 
 all: binaries guest ## build every binary into bin/ and the guest images into bin/guest/
 
@@ -57,6 +60,15 @@ lab-clean: ## remove the lab cache (images, tools, guest kernel)
 
 host-deps: ## install what the lab needs on the host (QEMU, debootstrap, ...) if missing
 	@scripts/host-deps.sh
+
+generate: ## regenerate the committed protobuf/ttrpc code (needs protoc: apt-get install protobuf-compiler)
+	@test -x $(TOOLS)/protoc-gen-go || GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	@test -x $(TOOLS)/protoc-gen-go-ttrpc || GOBIN=$(TOOLS) $(GO) install github.com/containerd/ttrpc/cmd/protoc-gen-go-ttrpc@$(PROTOC_GEN_GO_TTRPC_VERSION)
+	PATH=$(TOOLS):$$PATH protoc -I. -I/usr/include --go_out=paths=source_relative:. \
+		--go-ttrpc_out=paths=source_relative:. $(PROTOS)
+
+check-generated: generate ## fail if the committed generated code is stale
+	git diff --exit-code -- $(dir $(PROTOS))
 
 clean: ## remove build output
 	rm -rf bin
