@@ -96,10 +96,10 @@ func Start(ctx context.Context, o Options) (*Lab, error) {
 func (l *Lab) boot(ctx context.Context, p *progress, img *dom0Image, payload string) error {
 	accels := l.accels()
 	var errs []string
-	for attempt := 1; attempt <= l.opts.BootAttempts; attempt++ {
-		a := accels[min(attempt-1, len(accels)-1)]
+	for attempt := 1; attempt <= len(accels); attempt++ {
+		a := accels[attempt-1]
 		var m *machine
-		_, err := p.step(fmt.Sprintf("boot Xen + dom0 under QEMU/%s (attempt %d of %d)", a.name, attempt, l.opts.BootAttempts), func(status func(string)) error {
+		_, err := p.step(fmt.Sprintf("boot Xen + dom0 under QEMU/%s (attempt %d of %d)", a.name, attempt, len(accels)), func(status func(string)) error {
 			var err error
 			if m, err = startMachine(l.opts, img, payload, l.runDir, a, attempt); err != nil {
 				return err
@@ -138,16 +138,24 @@ func (m *machine) consoleOrNone() string {
 	return m.console
 }
 
-// accels lists the accelerators to try, attempt by attempt. KVM goes first only where it has not
-// already failed to run Xen on this host: the nested KVM on our machines cannot (docs/lab.md).
+// accels lists the accelerator of each boot attempt. TCG gets BootAttempts tries, the last one
+// single-threaded; KVM goes first, as an extra try, only where it has not already failed to run
+// Xen on this host: the nested KVM on our machines cannot (docs/lab.md).
 func (l *Lab) accels() []accel {
-	switch l.opts.Accel {
-	case "kvm":
+	if l.opts.Accel == "kvm" {
 		return []accel{accelKVM}
-	case "tcg":
-		return []accel{accelTCG, accelTCG, accelTCGSingle}
 	}
-	tcg := []accel{accelTCG, accelTCG, accelTCGSingle}
+	var tcg []accel
+	for i := 1; i <= l.opts.BootAttempts; i++ {
+		if i == l.opts.BootAttempts && i > 1 {
+			tcg = append(tcg, accelTCGSingle)
+		} else {
+			tcg = append(tcg, accelTCG)
+		}
+	}
+	if l.opts.Accel == "tcg" {
+		return tcg
+	}
 	if _, err := os.Stat("/dev/kvm"); err != nil {
 		return tcg
 	}
