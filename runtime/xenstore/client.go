@@ -45,8 +45,11 @@ const cleanupTimeout = 10 * time.Second
 // state in xenstored, so the owner must redial and re-establish them.
 type Client struct {
 	conn io.ReadWriteCloser
-	wq   chan []byte   // unbuffered hand-off to the writer goroutine
-	done chan struct{} // closed when the Client stops, err is then set
+	// maxPayload is the largest request payload the transport accepts:
+	// PayloadMax, or less for the xenbus device (see DialPath).
+	maxPayload int
+	wq         chan []byte   // unbuffered hand-off to the writer goroutine
+	done       chan struct{} // closed when the Client stops, err is then set
 
 	mu       sync.Mutex
 	err      error // terminal error, nil while healthy
@@ -100,9 +103,17 @@ func Dial(ctx context.Context) (*Client, error) {
 	return nil, fmt.Errorf("xenstore: cannot connect to xenstored: %w", errors.Join(errs...))
 }
 
+// devicePayloadMax is the request payload limit through Linux's xenbus
+// device: its write buffer is XENSTORE_PAYLOAD_MAX bytes including the
+// 16-byte header, and write() fails with E2BIG beyond that.
+const devicePayloadMax = PayloadMax - headerSize
+
 // DialPath connects through the given transport: a unix socket (xenstored's
 // own) or a character device (the kernel's xenbus device, a byte stream of
-// the same messages).
+// the same messages). Through the device, requests are limited to 4080
+// payload bytes rather than 4096, because Linux buffers header and payload
+// together in XENSTORE_PAYLOAD_MAX bytes; longer requests are refused
+// locally with E2BIG.
 func DialPath(ctx context.Context, path string) (*Client, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -126,7 +137,7 @@ func DialPath(ctx context.Context, path string) (*Client, error) {
 		if err != nil {
 			return nil, fmt.Errorf("xenstore: %w", err)
 		}
-		return NewClient(f), nil
+		return newClient(f, devicePayloadMax), nil
 	default:
 		return nil, fmt.Errorf("xenstore: %s is neither a unix socket nor a character device (mode %v)", path, fi.Mode())
 	}
@@ -137,13 +148,21 @@ func DialPath(ctx context.Context, path string) (*Client, error) {
 // Client owns conn and closes it on Close or on failure. For Close to
 // interrupt a pending Read, conn.Close must unblock Read (true of net.Conn
 // and pollable *os.File).
+//
+// Each request is written with a single Write call, as the xenbus device
+// requires.
 func NewClient(conn io.ReadWriteCloser) *Client {
+	return newClient(conn, PayloadMax)
+}
+
+func newClient(conn io.ReadWriteCloser, maxPayload int) *Client {
 	c := &Client{
-		conn:    conn,
-		wq:      make(chan []byte),
-		done:    make(chan struct{}),
-		pending: make(map[uint32]*call),
-		watches: make(map[string]*Watch),
+		conn:       conn,
+		maxPayload: maxPayload,
+		wq:         make(chan []byte),
+		done:       make(chan struct{}),
+		pending:    make(map[uint32]*call),
+		watches:    make(map[string]*Watch),
 	}
 	go c.readLoop()
 	go c.writeLoop()
@@ -281,9 +300,13 @@ func (c *Client) dispatch(m message) {
 // the caller abandons the call after the request was handed to the writer,
 // late runs on the eventual reply; armed reports that case.
 func (c *Client) roundTrip(ctx context.Context, op, path string, t msgType, tx uint32, payload []byte, late func(result)) (reply []byte, armed bool, err error) {
-	if len(payload) > PayloadMax {
+	if len(payload) > c.maxPayload {
+		limit := "XENSTORE_PAYLOAD_MAX"
+		if c.maxPayload != PayloadMax {
+			limit = "the xenbus device's limit"
+		}
 		return nil, false, invalid(op, path, "E2BIG",
-			fmt.Sprintf("request payload of %d bytes exceeds XENSTORE_PAYLOAD_MAX (%d)", len(payload), PayloadMax))
+			fmt.Sprintf("request payload of %d bytes exceeds %s (%d)", len(payload), limit, c.maxPayload))
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, false, ctxError(op, path, err)

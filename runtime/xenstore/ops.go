@@ -27,7 +27,7 @@ func (c *Client) Read(ctx context.Context, path string) ([]byte, error) {
 // Write stores value at path, creating it and any missing parents (with
 // empty values). Values are octet strings; by convention they are short
 // printable ASCII without a trailing NUL. len(path)+1+len(value) must not
-// exceed PayloadMax.
+// exceed PayloadMax (4080 through the xenbus device, see DialPath).
 func (c *Client) Write(ctx context.Context, path string, value []byte) error {
 	return c.write(ctx, 0, path, value)
 }
