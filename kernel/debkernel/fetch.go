@@ -96,7 +96,9 @@ func (f *fetcher) fetch(ctx context.Context) (*Kernel, error) {
 	if _, err := os.Stat(f.o.Keyring); err != nil {
 		return nil, fmt.Errorf("archive keyring (install debian-archive-keyring): %w", err)
 	}
-	aptDir, err := os.MkdirTemp(filepath.Dir(f.entry), ".apt-*")
+	// Inside the entry, so a run killed before cleaning up leaves nothing
+	// that the next rebuild does not remove.
+	aptDir, err := os.MkdirTemp(f.entry, ".apt-*")
 	if err != nil {
 		return nil, fmt.Errorf("create apt work directory: %w", err)
 	}

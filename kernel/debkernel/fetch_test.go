@@ -43,7 +43,7 @@ func TestFetchMissThenHit(t *testing.T) {
 	if err != nil || !strings.Contains(string(dep), "kernel/net/9p/9pnet.ko.xz: kernel/fs/netfs/netfs.ko.xz\n") {
 		t.Errorf("modules.dep not generated: %q, %v", dep, err)
 	}
-	leftovers, _ := filepath.Glob(filepath.Join(cache, "kernel", ".apt-*"))
+	leftovers, _ := filepath.Glob(filepath.Join(cache, "kernel", "*", ".apt-*"))
 	if len(leftovers) != 0 {
 		t.Errorf("throwaway apt directories left behind: %v", leftovers)
 	}
