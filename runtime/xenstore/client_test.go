@@ -401,7 +401,7 @@ func TestTransactionGivesUp(t *testing.T) {
 		attempts++
 		return tx.Write(ctx, "/x", nil)
 	})
-	if !errors.Is(err, xenstore.ErrAgain) {
+	if !errors.Is(err, xenstore.ErrAgain) || !strings.Contains(err.Error(), "failed 16 attempts") {
 		t.Fatalf("err = %v", err)
 	}
 	if attempts != xenstore.MaxTransactionAttempts {
@@ -1269,4 +1269,62 @@ func TestRaceStress(t *testing.T) {
 	waitFor(t, "some operations", func() bool { return ops.Load() > 500 })
 	c.Close()
 	wg.Wait()
+}
+
+func TestDirectoryPartEdgeCases(t *testing.T) {
+	// Each case scripts the replies after DIRECTORY answered E2BIG.
+	tests := []struct {
+		name    string
+		replies []string // DIRECTORY_PART payloads, or "ERR <errno>"
+		want    []string
+		err     error
+	}{
+		{"restart on generation change",
+			[]string{"1\x00a\x00", "2\x00x\x00", "2\x00a\x00b\x00", "2\x00c\x00\x00"},
+			[]string{"a", "b", "c"}, nil},
+		{"no DIRECTORY_PART support", []string{"ERR ENOSYS"}, nil, syscall.E2BIG},
+		{"no progress", []string{"1\x00a\x00", "1\x00"}, nil, xenstore.ErrProtocol},
+		{"garbage", []string{"1"}, nil, xenstore.ErrProtocol},
+		{"error midway", []string{"1\x00a\x00", "ERR ENOENT"}, nil, fs.ErrNotExist},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, peer := newPeer(t)
+			ctx := testCtx(t)
+			type res struct {
+				names []string
+				err   error
+			}
+			done := make(chan res, 1)
+			go func() { n, err := c.Directory(ctx, "/d"); done <- res{n, err} }()
+			m := peer.read()
+			peer.write(16, m.req, 0, "E2BIG\x00")
+			offsets := []string{}
+			for _, r := range tt.replies {
+				m := peer.read()
+				if m.typ != 22 {
+					t.Fatalf("type %d", m.typ)
+				}
+				offsets = append(offsets, strings.Split(string(m.payload), "\x00")[1])
+				if errno, ok := strings.CutPrefix(r, "ERR "); ok {
+					peer.write(16, m.req, 0, errno+"\x00")
+				} else {
+					peer.write(22, m.req, 0, r)
+				}
+			}
+			got := <-done
+			if tt.err != nil {
+				if !errors.Is(got.err, tt.err) {
+					t.Fatalf("err = %v, want %v", got.err, tt.err)
+				}
+				return
+			}
+			if got.err != nil || !slices.Equal(got.names, tt.want) {
+				t.Fatalf("got %v, %v (offsets %v)", got.names, got.err, offsets)
+			}
+			if want := []string{"0", "2", "0", "4"}; !slices.Equal(offsets, want) {
+				t.Fatalf("offsets %v, want %v", offsets, want)
+			}
+		})
+	}
 }
