@@ -6,6 +6,9 @@ GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 RUNXEN_CACHE ?= $(HOME)/.cache/runxen
 export RUNXEN_CACHE
+# BIN is where binaries and guest images go, and what the lab ships into dom0.
+BIN ?= $(CURDIR)/bin
+export RUNXEN_BIN_DIR := $(BIN)
 GUEST_KERNEL_DIR := $(RUNXEN_CACHE)/guest-kernel
 TOOLS := $(CURDIR)/.tools
 STATICCHECK_VERSION := v0.8.2
@@ -23,14 +26,14 @@ GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath
 all: binaries guest ## build every binary into bin/ and the guest images into bin/guest/
 
 binaries: ## build the Go binaries under cmd/ into bin/
-	@mkdir -p bin
-	$(GOBUILD) -o bin/ ./cmd/...
+	@mkdir -p $(BIN)
+	$(GOBUILD) -o $(BIN)/ ./cmd/...
 
 guest: binaries ## build the guest kernel and initramfs images into bin/guest/
-	@mkdir -p bin/guest
-	bin/runxen-mkguest kernel --cache $(RUNXEN_CACHE) --out $(GUEST_KERNEL_DIR)
-	cp $(GUEST_KERNEL_DIR)/vmlinuz bin/guest/vmlinuz
-	bin/runxen-mkguest initramfs --init bin/runxen-hello --modules-dir $(GUEST_KERNEL_DIR)/modules --out bin/guest/hello.initramfs
+	@mkdir -p $(BIN)/guest
+	$(BIN)/runxen-mkguest kernel --cache $(RUNXEN_CACHE) --out $(GUEST_KERNEL_DIR)
+	cp $(GUEST_KERNEL_DIR)/vmlinuz $(BIN)/guest/vmlinuz
+	$(BIN)/runxen-mkguest initramfs --init $(BIN)/runxen-hello --modules-dir $(GUEST_KERNEL_DIR)/modules --out $(BIN)/guest/hello.initramfs
 
 test: unit vet lab-test ## run every test: unit tests, go vet, then the end-to-end tests in the Xen lab
 
@@ -71,7 +74,7 @@ check-generated: generate ## fail if the committed generated code is stale
 	git diff --exit-code -- $(dir $(PROTOS))
 
 clean: ## remove build output
-	rm -rf bin
+	rm -rf $(BIN)
 
 help:
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'

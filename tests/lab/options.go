@@ -13,8 +13,11 @@ import (
 // Options configures a lab. The zero value plus Defaults() is what `make test` uses; each field
 // has an environment override so that a developer can change it without editing code.
 type Options struct {
-	// RepoDir is the runxen checkout; its bin/ holds the binaries and guest images to ship.
+	// RepoDir is the runxen checkout.
 	RepoDir string
+	// BinDir holds the binaries and guest images shipped into dom0 (RUNXEN_BIN_DIR, default
+	// <repo>/bin).
+	BinDir string
 	// CacheDir holds everything the lab builds (RUNXEN_CACHE, default ~/.cache/runxen).
 	CacheDir string
 	// Mirror is the Debian archive to build from (RUNXEN_DEBIAN_MIRROR, default: the host's
@@ -42,6 +45,9 @@ func (o Options) Defaults() (Options, error) {
 		if o.RepoDir, err = findRepo(); err != nil {
 			return o, err
 		}
+	}
+	if o.BinDir == "" {
+		o.BinDir = envOr("RUNXEN_BIN_DIR", filepath.Join(o.RepoDir, "bin"))
 	}
 	if o.CacheDir == "" {
 		o.CacheDir = os.Getenv("RUNXEN_CACHE")

@@ -14,8 +14,8 @@ import (
 var dom0InitScript []byte
 
 // buildPayload packs what changes with project code into a small ext4 image that dom0 mounts
-// read-only at /lab/payload: the init script, labd, and the repository's bin/ (project binaries
-// under bin/, guest images under bin/guest/). Building it takes seconds, so it is made afresh at
+// read-only at /lab/payload: the init script, labd, and the bin directory (project binaries
+// under bin/, guest images under bin/guest/; Options.BinDir). Building it takes seconds, so it is made afresh at
 // every boot and the dom0 image is never rebuilt for a code change.
 func buildPayload(ctx context.Context, o Options, runDir string) (string, error) {
 	stage := filepath.Join(runDir, "payload")
@@ -31,7 +31,7 @@ func buildPayload(ctx context.Context, o Options, runDir string) (string, error)
 	if out, err := build.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build labd: %w: %s", err, out)
 	}
-	bin := filepath.Join(o.RepoDir, "bin")
+	bin := o.BinDir
 	size, err := copyTree(bin, filepath.Join(stage, "bin"))
 	if err != nil {
 		return "", fmt.Errorf("stage %s (run `make` first): %w", bin, err)

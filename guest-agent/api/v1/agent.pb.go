@@ -95,9 +95,12 @@ type CreateContainerRequest struct {
 	// terminal: the init process gets a pseudo-terminal instead of pipes.
 	Terminal bool `protobuf:"varint,3,opt,name=terminal,proto3" json:"terminal,omitempty"`
 	// stdin: the caller will write stdin; otherwise the process reads /dev/null.
-	Stdin         bool `protobuf:"varint,4,opt,name=stdin,proto3" json:"stdin,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Stdin bool `protobuf:"varint,4,opt,name=stdin,proto3" json:"stdin,omitempty"`
+	// poweroff_on_exit: power the guest off once the init process has exited and its exit status
+	// and output have been collected (or after a short grace period if nobody collects them).
+	PoweroffOnExit bool `protobuf:"varint,5,opt,name=poweroff_on_exit,json=poweroffOnExit,proto3" json:"poweroff_on_exit,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CreateContainerRequest) Reset() {
@@ -154,6 +157,13 @@ func (x *CreateContainerRequest) GetTerminal() bool {
 func (x *CreateContainerRequest) GetStdin() bool {
 	if x != nil {
 		return x.Stdin
+	}
+	return false
+}
+
+func (x *CreateContainerRequest) GetPoweroffOnExit() bool {
+	if x != nil {
+		return x.PoweroffOnExit
 	}
 	return false
 }
@@ -1311,12 +1321,13 @@ const file_guest_agent_api_v1_agent_proto_rawDesc = "" +
 	"\ragent_version\x18\x01 \x01(\tR\fagentVersion\x12\x1f\n" +
 	"\vapi_version\x18\x02 \x01(\rR\n" +
 	"apiVersion\x12%\n" +
-	"\x0ekernel_release\x18\x03 \x01(\tR\rkernelRelease\"\x81\x01\n" +
+	"\x0ekernel_release\x18\x03 \x01(\tR\rkernelRelease\"\xab\x01\n" +
 	"\x16CreateContainerRequest\x12!\n" +
 	"\fcontainer_id\x18\x01 \x01(\tR\vcontainerId\x12\x12\n" +
 	"\x04spec\x18\x02 \x01(\fR\x04spec\x12\x1a\n" +
 	"\bterminal\x18\x03 \x01(\bR\bterminal\x12\x14\n" +
-	"\x05stdin\x18\x04 \x01(\bR\x05stdin\"+\n" +
+	"\x05stdin\x18\x04 \x01(\bR\x05stdin\x12(\n" +
+	"\x10poweroff_on_exit\x18\x05 \x01(\bR\x0epoweroffOnExit\"+\n" +
 	"\x17CreateContainerResponse\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\rR\x03pid\":\n" +
 	"\x15StartContainerRequest\x12!\n" +
