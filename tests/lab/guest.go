@@ -55,12 +55,18 @@ func (l *Lab) RunGuest(ctx context.Context, g GuestConfig, marker string, timeou
 		return nil, err
 	}
 	run := &GuestRun{DomID: -1}
-	r, err := l.Run(ctx, "xl", "create", cfg)
-	if err != nil {
+	var r *Result
+	if _, err := l.p.step("xl create "+g.Name, func(func(string)) error {
+		var err error
+		if r, err = l.Run(ctx, "xl", "create", cfg); err != nil {
+			return err
+		}
+		if r.ExitCode != 0 {
+			return fmt.Errorf("xl create %s: exit %d: %s", g.Name, r.ExitCode, r.Stderr)
+		}
+		return nil
+	}); err != nil {
 		return nil, err
-	}
-	if r.ExitCode != 0 {
-		return nil, fmt.Errorf("xl create %s: exit %d: %s", g.Name, r.ExitCode, r.Stderr)
 	}
 	run.Create = time.Duration(r.Millis) * time.Millisecond
 	created := time.Now()
@@ -73,20 +79,24 @@ func (l *Lab) RunGuest(ctx context.Context, g GuestConfig, marker string, timeou
 	}
 
 	deadline := created.Add(timeout)
-	for {
-		b, _ := l.ReadFile(ctx, GuestConsolePath(g.Name))
-		run.Console = string(b)
-		if strings.Contains(run.Console, marker) {
-			run.Boot = time.Since(created)
-			break
+	if _, err := l.p.step(fmt.Sprintf("guest %s boot until %q on its console", g.Name, marker), func(func(string)) error {
+		for {
+			b, _ := l.ReadFile(ctx, GuestConsolePath(g.Name))
+			run.Console = string(b)
+			if strings.Contains(run.Console, marker) {
+				run.Boot = time.Since(created)
+				return nil
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("guest %s: no %q on its console after %s; console tail:\n%s", g.Name, marker, timeout, tail(run.Console, 2000))
+			}
+			time.Sleep(time.Second)
 		}
-		if ctx.Err() != nil {
-			return fail(ctx.Err())
-		}
-		if time.Now().After(deadline) {
-			return fail(fmt.Errorf("guest %s: no %q on its console after %s; console tail:\n%s", g.Name, marker, timeout, tail(run.Console, 2000)))
-		}
-		time.Sleep(time.Second)
+	}); err != nil {
+		return fail(err)
 	}
 
 	seen := time.Now()

@@ -15,6 +15,7 @@ import (
 type Lab struct {
 	*Client
 	opts    Options
+	p       *progress
 	m       *machine
 	runDir  string
 	Timings Timings
@@ -47,7 +48,7 @@ func Start(ctx context.Context, o Options) (*Lab, error) {
 		}
 	}
 	p := newProgress(o.Progress)
-	l := &Lab{opts: o}
+	l := &Lab{opts: o, p: p}
 
 	tools, err := newHostTools(o)
 	if err != nil {
