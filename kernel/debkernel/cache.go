@@ -1,17 +1,13 @@
 package debkernel
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-)
 
-// markerName is written last into a cache entry: an entry without it is the
-// remains of an interrupted run and is rebuilt from scratch.
-const markerName = "complete.json"
+	"github.com/runxen/runxen/kernel/internal/cache"
+)
 
 // cacheFormat changes whenever an entry's content changes meaning (such as
 // when modules.dep generation was added); entries of another format are
@@ -29,42 +25,31 @@ type marker struct {
 	ModulesDir string `json:"modulesDir"`
 }
 
-// loadCached returns the kernel recorded in entry, or ok=false if the entry
-// is missing, partial or damaged.
-func loadCached(entry string) (k *Kernel, ok bool) {
-	data, err := os.ReadFile(filepath.Join(entry, markerName))
-	if err != nil {
-		return nil, false
-	}
+// loadCached returns the kernel recorded in the entry, or ok=false if the
+// entry is missing, partial or damaged.
+func loadCached(e *cache.Entry) (k *Kernel, ok bool) {
 	var m marker
-	if err := json.Unmarshal(data, &m); err != nil || m.Format != cacheFormat {
+	if !e.Load(&m) || m.Format != cacheFormat {
 		return nil, false
 	}
-	k = &Kernel{
-		Package:    m.Package,
-		Version:    m.Version,
-		Deb:        filepath.Join(entry, m.Deb),
-		Vmlinuz:    filepath.Join(entry, m.Vmlinuz),
-		ModulesDir: filepath.Join(entry, m.ModulesDir),
-	}
-	for _, p := range []string{m.Deb, m.Vmlinuz, m.ModulesDir} {
-		if p == "" || !filepath.IsLocal(p) {
+	k = &Kernel{Package: m.Package, Version: m.Version}
+	for _, p := range []struct {
+		rel string
+		dst *string
+	}{{m.Deb, &k.Deb}, {m.Vmlinuz, &k.Vmlinuz}, {m.ModulesDir, &k.ModulesDir}} {
+		if *p.dst, ok = e.Path(p.rel); !ok {
 			return nil, false
 		}
-	}
-	for _, p := range []string{k.Deb, k.Vmlinuz, k.ModulesDir} {
-		if _, err := os.Stat(p); err != nil {
+		if _, err := os.Stat(*p.dst); err != nil {
 			return nil, false
 		}
 	}
 	return k, true
 }
 
-// writeMarker records k as the complete content of entry. The rename makes
-// the marker appear whole or not at all, and the syncs order it after the
-// data it vouches for.
-func writeMarker(entry string, k *Kernel) error {
-	rel := func(p string) (string, error) { return filepath.Rel(entry, p) }
+// writeMarker records k as the complete content of the entry.
+func writeMarker(e *cache.Entry, k *Kernel) error {
+	rel := func(p string) (string, error) { return filepath.Rel(e.Dir, p) }
 	m := marker{Format: cacheFormat, Package: k.Package, Version: k.Version}
 	var err error
 	if m.Deb, err = rel(k.Deb); err != nil {
@@ -76,42 +61,7 @@ func writeMarker(entry string, k *Kernel) error {
 	if m.ModulesDir, err = rel(k.ModulesDir); err != nil {
 		return err
 	}
-	data, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(entry, ".marker-*")
-	if err != nil {
-		return fmt.Errorf("write cache marker: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write cache marker: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync cache marker: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write cache marker: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(entry, markerName)); err != nil {
-		return fmt.Errorf("commit cache marker: %w", err)
-	}
-	return syncDir(entry)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
+	return e.Commit(m)
 }
 
 // locate finds the kernel inside an extracted image package. Debian ships

@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/containerd/log"
 
 	"github.com/runxen/runxen/internal/debian"
+	"github.com/runxen/runxen/internal/debian/apt"
+	"github.com/runxen/runxen/kernel/internal/cache"
 	"github.com/runxen/runxen/kernel/kmod"
 )
 
@@ -33,30 +34,22 @@ func Fetch(ctx context.Context, opts Options) (*Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	root := filepath.Join(o.CacheDir, "kernel")
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, fmt.Errorf("create kernel cache: %w", err)
-	}
-	entry := filepath.Join(root, cacheKey(o.Suite, o.Package, o.Arch))
-	unlock, err := lockFile(ctx, entry+".lock")
+	e, err := cache.Open(ctx, filepath.Join(o.CacheDir, "kernel"), cacheKey(o.Suite, o.Package, o.Arch), func() {
+		o.Progress("kernel: waiting for another build of this kernel to finish")
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer e.Close()
 
-	if k, ok := loadCached(entry); ok {
-		o.Progress("kernel: %s %s from cache %s", o.Package, k.Version, entry)
+	if k, ok := loadCached(e); ok {
+		o.Progress("kernel: %s %s from cache %s", o.Package, k.Version, e.Dir)
 		return k, nil
 	}
-	// Anything here without a marker is a run that died half way; its
-	// files cannot be trusted, so start over.
-	if err := os.RemoveAll(entry); err != nil {
-		return nil, fmt.Errorf("remove partial kernel cache %s: %w", entry, err)
+	if err := e.Reset(); err != nil {
+		return nil, err
 	}
-	if err := os.Mkdir(entry, 0o755); err != nil {
-		return nil, fmt.Errorf("create kernel cache entry: %w", err)
-	}
-	f := &fetcher{o: o, entry: entry}
+	f := &fetcher{o: o, entry: e}
 	k, err := f.fetch(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("fetch kernel %s (%s): %w", o.Package, o.Suite, err)
@@ -66,19 +59,13 @@ func Fetch(ctx context.Context, opts Options) (*Kernel, error) {
 
 type fetcher struct {
 	o     Options
-	entry string
-	apt   *aptEnv
+	entry *cache.Entry
+	apt   *apt.Env
 }
 
 // step runs one named step and reports how long it took.
 func (f *fetcher) step(name string, fn func() error) error {
-	start := time.Now()
-	f.o.Progress("kernel: %s ...", name)
-	if err := fn(); err != nil {
-		return err
-	}
-	f.o.Progress("kernel: %s done in %s", name, time.Since(start).Round(time.Millisecond))
-	return nil
+	return cache.Step(f.o.Progress, "kernel", name, fn)
 }
 
 func (f *fetcher) run(ctx context.Context, c Cmd) ([]byte, error) {
@@ -93,29 +80,22 @@ func (f *fetcher) fetch(ctx context.Context) (*Kernel, error) {
 			return nil, err
 		}
 	}
-	if _, err := os.Stat(f.o.Keyring); err != nil {
-		return nil, fmt.Errorf("archive keyring (install debian-archive-keyring): %w", err)
-	}
 	// Inside the entry, so a run killed before cleaning up leaves nothing
 	// that the next rebuild does not remove.
-	aptDir, err := os.MkdirTemp(f.entry, ".apt-*")
+	aptDir, err := os.MkdirTemp(f.entry.Dir, ".apt-*")
 	if err != nil {
 		return nil, fmt.Errorf("create apt work directory: %w", err)
 	}
 	defer os.RemoveAll(aptDir)
-
-	dump, err := f.run(ctx, hostProxyCmd())
+	f.apt, err = apt.Prepare(ctx, f.o.Runner, aptDir, apt.Config{
+		Mirror: mirror, Suite: f.o.Suite, Arch: f.o.Arch, Keyring: f.o.Keyring,
+	})
 	if err != nil {
-		// Only proxies come from the host; a host without apt-config can
-		// still download directly.
-		log.G(ctx).WithError(err).Warn("cannot read host apt proxy settings")
-	}
-	if f.apt, err = newAptEnv(aptDir, mirror, f.o, proxyLines(dump)); err != nil {
 		return nil, err
 	}
 
 	if err := f.step(fmt.Sprintf("apt-get update (%s %s)", mirror, f.o.Suite), func() error {
-		_, err := f.run(ctx, f.apt.update())
+		_, err := f.run(ctx, f.apt.Update())
 		return err
 	}); err != nil {
 		return nil, err
@@ -150,14 +130,14 @@ func (f *fetcher) fetch(ctx context.Context) (*Kernel, error) {
 	if err := writeMarker(f.entry, k); err != nil {
 		return nil, err
 	}
-	f.o.Progress("kernel: %s %s cached in %s", pkg, k.Version, f.entry)
+	f.o.Progress("kernel: %s %s cached in %s", pkg, k.Version, f.entry.Dir)
 	return k, nil
 }
 
 // resolve follows meta packages down to the versioned image package.
 func (f *fetcher) resolve(ctx context.Context, pkg string) (string, error) {
 	for range maxMetaHops {
-		out, err := f.run(ctx, f.apt.show(pkg))
+		out, err := f.run(ctx, f.apt.Show(pkg))
 		if err != nil {
 			return "", err
 		}
@@ -179,19 +159,15 @@ func (f *fetcher) resolve(ctx context.Context, pkg string) (string, error) {
 }
 
 func (f *fetcher) download(ctx context.Context, pkg string) (string, error) {
-	if _, err := f.run(ctx, f.apt.download(pkg, f.entry)); err != nil {
+	if _, err := f.run(ctx, f.apt.Download(f.entry.Dir, pkg)); err != nil {
 		return "", err
 	}
-	debs, _ := filepath.Glob(filepath.Join(f.entry, pkg+"_*.deb"))
-	if len(debs) != 1 {
-		return "", fmt.Errorf("apt-get download %s: want one .deb, found %d", pkg, len(debs))
-	}
-	return debs[0], nil
+	return apt.DebFile(f.entry.Dir, pkg)
 }
 
 func (f *fetcher) extract(ctx context.Context, k *Kernel) error {
-	root := filepath.Join(f.entry, "root")
-	if _, err := f.run(ctx, extractCmd(k.Deb, root)); err != nil {
+	root := filepath.Join(f.entry.Dir, "root")
+	if _, err := f.run(ctx, apt.Extract(k.Deb, root)); err != nil {
 		return err
 	}
 	var err error

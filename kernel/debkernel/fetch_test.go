@@ -8,12 +8,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/runxen/runxen/kernel/internal/cache"
 )
 
 func TestFetchMissThenHit(t *testing.T) {
-	cache := t.TempDir()
+	cacheDir := t.TempDir()
 	fake := newFakeArchive(t)
-	k, err := Fetch(context.Background(), testOptions(t, cache, fake))
+	k, err := Fetch(context.Background(), testOptions(t, cacheDir, fake))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,12 +45,12 @@ func TestFetchMissThenHit(t *testing.T) {
 	if err != nil || !strings.Contains(string(dep), "kernel/net/9p/9pnet.ko.xz: kernel/fs/netfs/netfs.ko.xz\n") {
 		t.Errorf("modules.dep not generated: %q, %v", dep, err)
 	}
-	leftovers, _ := filepath.Glob(filepath.Join(cache, "kernel", "*", ".apt-*"))
+	leftovers, _ := filepath.Glob(filepath.Join(cacheDir, "kernel", "*", ".apt-*"))
 	if len(leftovers) != 0 {
 		t.Errorf("throwaway apt directories left behind: %v", leftovers)
 	}
 
-	again, err := Fetch(context.Background(), testOptions(t, cache, refuseRunner{t}))
+	again, err := Fetch(context.Background(), testOptions(t, cacheDir, refuseRunner{t}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,13 +65,13 @@ func TestFetchRebuildsDamagedEntries(t *testing.T) {
 		damage func(t *testing.T, entry string, k *Kernel)
 	}{
 		{"no marker (interrupted run)", func(t *testing.T, entry string, _ *Kernel) {
-			mustRemove(t, filepath.Join(entry, markerName))
+			mustRemove(t, filepath.Join(entry, cache.MarkerName))
 		}},
 		{"marker but vmlinuz gone", func(t *testing.T, _ string, k *Kernel) {
 			mustRemove(t, k.Vmlinuz)
 		}},
 		{"corrupt marker", func(t *testing.T, entry string, _ *Kernel) {
-			if err := os.WriteFile(filepath.Join(entry, markerName), []byte("{"), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(entry, cache.MarkerName), []byte("{"), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -78,15 +80,15 @@ func TestFetchRebuildsDamagedEntries(t *testing.T) {
 		}},
 		{"marker escaping the entry", func(t *testing.T, entry string, _ *Kernel) {
 			m := `{"format":1,"package":"p","version":"v","deb":"../x","vmlinuz":"root","modulesDir":"root"}`
-			if err := os.WriteFile(filepath.Join(entry, markerName), []byte(m), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(entry, cache.MarkerName), []byte(m), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cache := t.TempDir()
-			k, err := Fetch(context.Background(), testOptions(t, cache, newFakeArchive(t)))
+			cacheDir := t.TempDir()
+			k, err := Fetch(context.Background(), testOptions(t, cacheDir, newFakeArchive(t)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,7 +100,7 @@ func TestFetchRebuildsDamagedEntries(t *testing.T) {
 			tt.damage(t, entry, k)
 
 			fake := newFakeArchive(t)
-			k2, err := Fetch(context.Background(), testOptions(t, cache, fake))
+			k2, err := Fetch(context.Background(), testOptions(t, cacheDir, fake))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -108,7 +110,7 @@ func TestFetchRebuildsDamagedEntries(t *testing.T) {
 			if _, err := os.Stat(junk); !os.IsNotExist(err) {
 				t.Errorf("partial entry not removed before rebuild (junk: %v)", err)
 			}
-			if _, ok := loadCached(entry); !ok || k2.Version != k.Version {
+			if _, ok := loadCached(&cache.Entry{Dir: entry}); !ok || k2.Version != k.Version {
 				t.Errorf("rebuilt entry not usable: %+v", k2)
 			}
 		})
@@ -118,14 +120,14 @@ func TestFetchRebuildsDamagedEntries(t *testing.T) {
 func TestFetchFailureLeavesNoMarker(t *testing.T) {
 	for _, step := range []string{"update", "show", "download", "dpkg-deb"} {
 		t.Run(step, func(t *testing.T) {
-			cache := t.TempDir()
+			cacheDir := t.TempDir()
 			fake := newFakeArchive(t)
 			fake.failOn = step
-			_, err := Fetch(context.Background(), testOptions(t, cache, fake))
+			_, err := Fetch(context.Background(), testOptions(t, cacheDir, fake))
 			if err == nil || !strings.Contains(err.Error(), "fetch kernel linux-image-amd64 (trixie)") {
 				t.Fatalf("want a wrapped error, got %v", err)
 			}
-			markers, _ := filepath.Glob(filepath.Join(cache, "kernel", "*", markerName))
+			markers, _ := filepath.Glob(filepath.Join(cacheDir, "kernel", "*", cache.MarkerName))
 			if len(markers) != 0 {
 				t.Errorf("failed fetch left a marker: %v", markers)
 			}
@@ -148,13 +150,13 @@ func TestFetchNeedsCacheDir(t *testing.T) {
 }
 
 func TestFetchHonoursCancelledLock(t *testing.T) {
-	cache := t.TempDir()
-	opts := testOptions(t, cache, refuseRunner{t})
+	cacheDir := t.TempDir()
+	opts := testOptions(t, cacheDir, refuseRunner{t})
 	o, _ := opts.withDefaults()
-	if err := os.MkdirAll(filepath.Join(cache, "kernel"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(cacheDir, "kernel"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	unlock, err := lockFile(context.Background(), filepath.Join(cache, "kernel", cacheKey(o.Suite, o.Package, o.Arch)+".lock"))
+	unlock, err := cache.Lock(context.Background(), filepath.Join(cacheDir, "kernel", cacheKey(o.Suite, o.Package, o.Arch)+".lock"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +197,7 @@ func TestCacheKey(t *testing.T) {
 
 func rewriteMarker(t *testing.T, entry string, edit func(*marker)) {
 	t.Helper()
-	p := filepath.Join(entry, markerName)
+	p := filepath.Join(entry, cache.MarkerName)
 	data, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)

@@ -1,9 +1,10 @@
 package debkernel
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
+
+	"github.com/runxen/runxen/internal/debian/apt"
+	"github.com/runxen/runxen/kernel/internal/cache"
 )
 
 // Defaults for Options.
@@ -11,7 +12,7 @@ const (
 	DefaultSuite   = "trixie"
 	DefaultPackage = "linux-image-amd64"
 	DefaultArch    = "amd64"
-	DefaultKeyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
+	DefaultKeyring = apt.DefaultKeyring
 )
 
 // Options says which kernel to fetch and where to keep it.
@@ -66,6 +67,5 @@ func (o Options) withDefaults() (Options, error) {
 // every mirror serves the same signed package, so switching mirrors must not
 // cost a download.
 func cacheKey(suite, pkg, arch string) string {
-	sum := sha256.Sum256([]byte(suite + "\x00" + pkg + "\x00" + arch))
-	return hex.EncodeToString(sum[:8])
+	return cache.Key(suite, pkg, arch)
 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package debkernel
+package cache
 
 import (
 	"context"
@@ -12,13 +12,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// lockPoll is how often a waiting Fetch retries a held cache lock; flock has
-// no timeout, and polling lets a waiter honour its context.
+// lockPoll is how often a waiting builder retries a held cache lock; flock
+// has no timeout, and polling lets a waiter honour its context.
 const lockPoll = 200 * time.Millisecond
 
-// lockFile takes an exclusive lock on path so that two concurrent fetches of
-// the same kernel do not build the same cache entry over each other.
-func lockFile(ctx context.Context, path string) (unlock func(), err error) {
+// Lock takes an exclusive lock on path so that two concurrent builders of
+// the same cache entry do not build it over each other. If another process
+// holds the lock, waiting (if not nil) is called once before Lock blocks.
+// The lock is released by unlock, or when the process exits.
+func Lock(ctx context.Context, path string, waiting func()) (unlock func(), err error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open cache lock: %w", err)
@@ -31,6 +33,10 @@ func lockFile(ctx context.Context, path string) (unlock func(), err error) {
 		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
 			f.Close()
 			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if waiting != nil {
+			waiting()
+			waiting = nil
 		}
 		select {
 		case <-ctx.Done():
