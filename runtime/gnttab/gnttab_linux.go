@@ -285,6 +285,28 @@ func mapRefs(fd int, domid uint32, refs []Ref, writable bool, notify *UnmapNotif
 	return &Mapping{mem: mem, index: index, count: len(refs)}, nil
 }
 
+// SetUnmapNotify sets (or replaces) the area's unmap notification. Unlike
+// gntalloc's, gntdev's may be set at any time before Unmap, for example only
+// once a protocol's setup has succeeded.
+func (mp *Mapping) SetUnmapNotify(n UnmapNotify) error {
+	mp.mu.Lock()
+	defer mp.mu.Unlock()
+	if mp.mem == nil {
+		return ErrClosed
+	}
+	arg, err := notifyArg(mp.index, len(mp.mem), n)
+	if err != nil {
+		return err
+	}
+	mp.dev.mu.Lock()
+	err = ioctl(mp.dev.fd, ioctlDevUnmapNotify, unsafe.Pointer(&arg))
+	mp.dev.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("gnttab: set unmap notify: %w", err)
+	}
+	return nil
+}
+
 // Mem returns the mapped area; it is invalid after Unmap.
 func (mp *Mapping) Mem() []byte { return mp.mem }
 

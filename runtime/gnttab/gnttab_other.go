@@ -44,5 +44,6 @@ func (*Mapper) Map(uint32, []Ref, bool, *UnmapNotify) (*Mapping, error) {
 // Mapping is a local view of pages granted by another domain.
 type Mapping struct{}
 
-func (*Mapping) Mem() []byte  { return nil }
-func (*Mapping) Unmap() error { return ErrNotSupported }
+func (*Mapping) Mem() []byte                      { return nil }
+func (*Mapping) Unmap() error                     { return ErrNotSupported }
+func (*Mapping) SetUnmapNotify(UnmapNotify) error { return ErrNotSupported }
