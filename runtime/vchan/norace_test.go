@@ -1,0 +1,5 @@
+//go:build !race
+
+package vchan_test
+
+const raceEnabled = false
