@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -157,7 +158,8 @@ func TestUnmaskWaitNoAllocs(t *testing.T) {
 }
 
 // TestXenLoopback runs only where /dev/xen/evtchn exists (dom0 or a guest
-// with the driver): two handles of this domain bound to each other.
+// with the driver): two handles of this domain bound to each other. Set
+// RUNXEN_TEST_DOMID in a guest.
 func TestXenLoopback(t *testing.T) {
 	if _, err := os.Stat(DefaultPath); err != nil {
 		t.Skip("no Xen event channel device")
@@ -172,12 +174,20 @@ func TestXenLoopback(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	const domidSelf = 0x7FF0
-	pa, err := a.BindUnboundPort(domidSelf)
+	// This domain's ID: RUNXEN_TEST_DOMID, default 0 (dom0).
+	self := uint32(0)
+	if s := os.Getenv("RUNXEN_TEST_DOMID"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		self = uint32(v)
+	}
+	pa, err := a.BindUnboundPort(self)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pb, err := b.BindInterdomain(domidSelf, pa)
+	pb, err := b.BindInterdomain(self, pa)
 	if err != nil {
 		t.Fatal(err)
 	}
