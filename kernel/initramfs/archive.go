@@ -13,7 +13,8 @@ import (
 
 // entry is one archive member. Regular files come either from memory
 // (generated files, decompressed modules) or from a host file read at write
-// time, so a large /init is not held in memory twice.
+// time, so a large /init is not held in memory twice. A symbolic link's
+// target is its data.
 type entry struct {
 	mode      uint32 // newc type and permission bits
 	data      []byte
@@ -53,13 +54,31 @@ func (a *archive) dir(name string, perm uint32) error {
 		}
 	}
 	if e, ok := a.entries[name]; ok {
-		if e.mode&modeDir == 0 {
+		if e.mode&modeType != modeDir {
 			return fmt.Errorf("/%s is both a file and a directory", name)
 		}
 		return nil
 	}
 	a.entries[name] = &entry{mode: modeDir | perm}
 	return nil
+}
+
+// setDir adds a directory with the given permissions, or sets them on one
+// that exists.
+func (a *archive) setDir(name string, perm uint32) error {
+	if err := a.dir(name, perm); err != nil {
+		return err
+	}
+	a.entries[name].mode = modeDir | perm
+	return nil
+}
+
+// symlink adds a symbolic link to target.
+func (a *archive) symlink(name, target string) error {
+	if target == "" || strings.ContainsRune(target, 0) {
+		return fmt.Errorf("/%s: unusable link target %q", name, target)
+	}
+	return a.add(name, &entry{mode: modeLink | 0o777, data: []byte(target), size: int64(len(target))})
 }
 
 // add adds a non-directory entry; each path may be added once.
@@ -119,14 +138,16 @@ func (a *archive) writeTo(w io.Writer) error {
 
 func (a *archive) writeEntry(c *newcWriter, name string, e *entry) error {
 	h := newcHeader{name: name, mode: e.mode, nlink: 1, size: uint32(e.size), rdevMajor: e.rdevMajor, rdevMinor: e.rdevMinor}
-	if e.mode&modeDir != 0 {
+	if e.mode&modeType == modeDir {
 		h.nlink = 2
 	}
 	if err := c.writeHeader(h); err != nil {
 		return err
 	}
 	switch {
-	case e.mode&modeReg == 0:
+	case e.mode&modeType == modeLink:
+		return c.writeData(bytes.NewReader(e.data), h.size)
+	case e.mode&modeType != modeReg:
 		return nil
 	case e.src != "":
 		f, err := os.Open(e.src)

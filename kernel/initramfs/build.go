@@ -12,6 +12,7 @@ import (
 
 	"github.com/containerd/log"
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/runxen/runxen/kernel/kmod"
 )
@@ -29,17 +30,60 @@ var baseDirs = []struct {
 	{"run", 0o755}, {"etc", 0o755}, {"root", 0o700}, {"sbin", 0o755},
 }
 
-// Build writes the initramfs described by s to w as a gzip-compressed newc
-// cpio archive.
+// mergedUsr are the top-level links of a merged-/usr system.
+var mergedUsr = []struct{ name, target string }{
+	{"bin", "usr/bin"}, {"sbin", "usr/sbin"}, {"lib", "usr/lib"}, {"lib64", "usr/lib64"},
+}
+
+// zstdWindow bounds the zstd window, which is what the guest kernel
+// allocates to unpack the archive (lib/decompress_unzstd.c sizes its
+// workspace from the frame header). A larger window gains little on this
+// content.
+const zstdWindow = 1 << 20
+
+// ParseCompression parses a compression name.
+func ParseCompression(s string) (Compression, error) {
+	switch c := Compression(s); c {
+	case Gzip, Zstd:
+		return c, nil
+	}
+	return "", fmt.Errorf("unknown compression %q (want %s or %s)", s, Gzip, Zstd)
+}
+
+// compressor returns the writer for c. The compressors are pinned in
+// go.mod, unlike compress/gzip, whose output may change with the Go
+// toolchain. The gzip header carries no name and mtime 0; zstd runs on one
+// goroutine, so its output does not depend on the machine.
+func compressor(w io.Writer, c Compression) (io.WriteCloser, error) {
+	switch c {
+	case "", Gzip:
+		return gzip.NewWriterLevel(w, gzip.BestCompression)
+	case Zstd:
+		return zstd.NewWriter(w,
+			zstd.WithEncoderLevel(zstd.SpeedBestCompression),
+			zstd.WithEncoderConcurrency(1),
+			zstd.WithWindowSize(zstdWindow),
+			// A single-segment frame makes the decompressor's window the
+			// whole archive.
+			zstd.WithSingleSegment(false),
+			zstd.WithEncoderCRC(true))
+	}
+	return nil, fmt.Errorf("unknown compression %q", c)
+}
+
+// Build writes the initramfs described by s to w as a compressed newc cpio
+// archive.
 func Build(w io.Writer, s Spec) error {
+	if s.Compression != "" {
+		if _, err := ParseCompression(string(s.Compression)); err != nil {
+			return fmt.Errorf("build initramfs: %w", err)
+		}
+	}
 	a, err := assemble(s)
 	if err != nil {
 		return fmt.Errorf("build initramfs: %w", err)
 	}
-	// The compressor is pinned in go.mod, unlike compress/gzip, whose
-	// output may change with the Go toolchain; the zero header carries no
-	// name and mtime 0.
-	zw, err := gzip.NewWriterLevel(w, gzip.BestCompression)
+	zw, err := compressor(w, s.Compression)
 	if err != nil {
 		return fmt.Errorf("build initramfs: %w", err)
 	}
@@ -59,7 +103,41 @@ func Build(w io.Writer, s Spec) error {
 func assemble(s Spec) (*archive, error) {
 	a := newArchive()
 	for _, d := range baseDirs {
+		if s.MergedUsr && d.name == "sbin" {
+			continue
+		}
 		if err := a.dir(d.name, d.perm); err != nil {
+			return nil, err
+		}
+	}
+	if s.MergedUsr {
+		for _, l := range mergedUsr {
+			if err := a.dir(l.target, 0o755); err != nil {
+				return nil, err
+			}
+			if err := a.symlink(l.name, l.target); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, d := range s.Dirs {
+		name, err := guestPath(d.Path)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkPerm(d.Mode); err != nil {
+			return nil, fmt.Errorf("directory %s: %w", d.Path, err)
+		}
+		if err := a.setDir(name, cpioPerm(d.Mode)); err != nil {
+			return nil, err
+		}
+	}
+	for _, l := range s.Symlinks {
+		name, err := guestPath(l.Path)
+		if err != nil {
+			return nil, err
+		}
+		if err := a.symlink(name, l.Target); err != nil {
 			return nil, err
 		}
 	}
@@ -82,8 +160,21 @@ func assemble(s Spec) (*archive, error) {
 		if err != nil {
 			return nil, err
 		}
-		if f.Mode&^(os.ModePerm|os.ModeSetuid|os.ModeSetgid|os.ModeSticky) != 0 {
-			return nil, fmt.Errorf("file %s: mode %v is not a permission mode", f.Dst, f.Mode)
+		if err := checkPerm(f.Mode); err != nil {
+			return nil, fmt.Errorf("file %s: %w", f.Dst, err)
+		}
+		if f.Src == "" {
+			perm := cpioPerm(f.Mode)
+			if f.Mode == 0 {
+				perm = 0o644
+			}
+			if err := a.addBytes(name, perm, f.Data); err != nil {
+				return nil, fmt.Errorf("file %s: %w", f.Dst, err)
+			}
+			continue
+		}
+		if f.Data != nil {
+			return nil, fmt.Errorf("file %s: both a source and data", f.Dst)
 		}
 		if err := a.addHostFile(name, f.Src, cpioPerm(f.Mode)); err != nil {
 			return nil, fmt.Errorf("file %s: %w", f.Dst, err)
@@ -119,13 +210,29 @@ func addModules(a *archive, s Spec) error {
 		if err != nil {
 			return err
 		}
-		dst := path.Join("lib/modules", s.KernelVersion, kmod.StripCompression(m.Path))
+		dst := path.Join(modulesRoot(s), s.KernelVersion, kmod.StripCompression(m.Path))
 		if err := a.addBytes(dst, 0o644, data); err != nil {
 			return err
 		}
 		list.WriteString("/" + dst + "\n")
 	}
 	return a.addBytes(strings.TrimPrefix(ModulesLoad, "/"), 0o644, []byte(list.String()))
+}
+
+func checkPerm(m os.FileMode) error {
+	if m&^(os.ModePerm|os.ModeSetuid|os.ModeSetgid|os.ModeSticky) != 0 {
+		return fmt.Errorf("mode %v is not a permission mode", m)
+	}
+	return nil
+}
+
+// modulesRoot is where modules go: /lib/modules, which is /usr/lib/modules
+// on a merged-/usr system.
+func modulesRoot(s Spec) string {
+	if s.MergedUsr {
+		return "usr/lib/modules"
+	}
+	return "lib/modules"
 }
 
 // cpioPerm converts Go's mode bits to the Unix ones cpio stores.

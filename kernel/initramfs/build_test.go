@@ -3,12 +3,16 @@ package initramfs
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/runxen/runxen/kernel/kmod"
 	"github.com/runxen/runxen/kernel/kmod/kmodtest"
@@ -208,6 +212,153 @@ func TestCpioPerm(t *testing.T) {
 	for in, want := range tests {
 		if got := cpioPerm(in); got != want {
 			t.Errorf("cpioPerm(%v) = %o, want %o", in, got, want)
+		}
+	}
+}
+
+func TestBuildLinksDirsAndData(t *testing.T) {
+	s := testInputs(t, t.TempDir())
+	s.MergedUsr = true
+	s.Dirs = []Dir{
+		{Path: "/rootfs/busybox/tmp", Mode: os.ModeSticky | 0o777},
+		{Path: "/var", Mode: 0o755},
+		{Path: "/tmp", Mode: 0o700}, // changes a base directory
+	}
+	s.Symlinks = []Symlink{
+		{Path: "/var/run", Target: "../run"},
+		{Path: "/rootfs/busybox/bin/sh", Target: "busybox"},
+	}
+	s.Files = append(s.Files,
+		File{Dst: "/etc/passwd", Data: []byte("root:x:0:0:root:/root:/sbin/nologin\n")},
+		File{Dst: "/usr/sbin/tool", Data: []byte("#!"), Mode: 0o755},
+		File{Dst: "/etc/empty", Data: nil})
+	members, err := readNewc(gunzip(t, build(t, s)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]member{}
+	for _, m := range members {
+		byName[m.name] = m
+	}
+	// Modules live under /usr/lib/modules, and modules.load says so.
+	load := string(byName[ModulesLoad[1:]].data)
+	if !strings.HasPrefix(load, "/usr/lib/modules/"+testVersion+"/kernel/") {
+		t.Errorf("modules.load = %q", load)
+	}
+	for _, p := range strings.Fields(load) {
+		if _, ok := byName[p[1:]]; !ok {
+			t.Errorf("modules.load names %s, which is not in the archive", p)
+		}
+	}
+	want := []struct {
+		name string
+		mode uint64
+		data string
+	}{
+		{"bin", 0o120777, "usr/bin"},
+		{"sbin", 0o120777, "usr/sbin"},
+		{"lib", 0o120777, "usr/lib"},
+		{"lib64", 0o120777, "usr/lib64"},
+		{"usr/bin", 0o40755, ""},
+		{"usr/sbin", 0o40755, ""},
+		{"usr/lib64", 0o40755, ""},
+		{"var", 0o40755, ""},
+		{"var/run", 0o120777, "../run"},
+		{"tmp", 0o40700, ""},
+		{"rootfs/busybox", 0o40755, ""},
+		{"rootfs/busybox/tmp", 0o41777, ""},
+		{"rootfs/busybox/bin/sh", 0o120777, "busybox"},
+		{"etc/passwd", 0o100644, "root:x:0:0:root:/root:/sbin/nologin\n"},
+		{"usr/sbin/tool", 0o100755, "#!"},
+		{"etc/empty", 0o100644, ""},
+	}
+	for _, w := range want {
+		m, ok := byName[w.name]
+		if !ok {
+			t.Errorf("missing /%s", w.name)
+			continue
+		}
+		if m.mode != w.mode || string(m.data) != w.data {
+			t.Errorf("/%s: mode %o data %q, want %o %q", w.name, m.mode, m.data, w.mode, w.data)
+		}
+		if m.nlink != 1 && m.mode&0o170000 != 0o40000 {
+			t.Errorf("/%s: nlink %d", w.name, m.nlink)
+		}
+	}
+}
+
+func TestBuildLayoutErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*Spec)
+		want string
+	}{
+		{"file under a merged link", func(s *Spec) {
+			s.MergedUsr = true
+			s.Files = append(s.Files, File{Dst: "/lib/x.so", Data: []byte{}})
+		}, "both a file and a directory"},
+		{"link over a directory", func(s *Spec) { s.Symlinks = []Symlink{{Path: "/etc", Target: "x"}} }, "added twice"},
+		{"empty link target", func(s *Spec) { s.Symlinks = []Symlink{{Path: "/x", Target: ""}} }, "unusable link target"},
+		{"relative link path", func(s *Spec) { s.Symlinks = []Symlink{{Path: "x", Target: "y"}} }, "not absolute"},
+		{"directory over a file", func(s *Spec) { s.Dirs = []Dir{{Path: "/init", Mode: 0o755}} }, "/init added twice"},
+		{"type in directory mode", func(s *Spec) { s.Dirs = []Dir{{Path: "/x", Mode: os.ModeDir | 0o755}} }, "not a permission mode"},
+		{"source and data", func(s *Spec) { s.Files[0].Data = []byte("x") }, "both a source and data"},
+		{"unknown compression", func(s *Spec) { s.Compression = "lz4" }, "unknown compression"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := testInputs(t, t.TempDir())
+			tt.edit(&s)
+			err := Build(&bytes.Buffer{}, s)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestBuildZstd(t *testing.T) {
+	s := testInputs(t, t.TempDir())
+	s.Compression = Zstd
+	data := build(t, s)
+	if !bytes.Equal(data, build(t, s)) {
+		t.Fatal("two zstd builds of the same inputs differ")
+	}
+	var h zstd.Header
+	if err := h.Decode(data); err != nil {
+		t.Fatal(err)
+	}
+	if h.SingleSegment || h.WindowSize == 0 || h.WindowSize > zstdWindow {
+		t.Errorf("frame header %+v: want a window of at most %d bytes, which is what the guest allocates", h, zstdWindow)
+	}
+	dec, err := zstd.NewReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	raw, err := io.ReadAll(dec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zm, err := readNewc(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Compression = Gzip
+	gm, err := readNewc(gunzip(t, build(t, s)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(zm, gm) {
+		t.Error("zstd and gzip archives hold different entries")
+	}
+}
+
+func TestParseCompression(t *testing.T) {
+	for in, want := range map[string]Compression{"gzip": Gzip, "zstd": Zstd, "": "", "xz": "", "GZIP": ""} {
+		got, err := ParseCompression(in)
+		if got != want || (err == nil) != (want != "") {
+			t.Errorf("ParseCompression(%q) = %q, %v", in, got, err)
 		}
 	}
 }

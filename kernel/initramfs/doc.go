@@ -1,7 +1,8 @@
-// Package initramfs builds the guest's initramfs: a gzip-compressed newc
-// cpio archive holding our /init, the kernel modules the guest needs
-// (decompressed, with their load order in /etc/runxen/modules.load), and
-// any extra files.
+// Package initramfs builds the guest's initramfs: a newc cpio archive,
+// compressed with gzip or zstd, holding our /init, the kernel modules the
+// guest needs (decompressed, with their load order in
+// /etc/runxen/modules.load), and any extra files, directories and symbolic
+// links.
 //
 // Output is reproducible: the same inputs give the same bytes, whatever the
 // host's file times, owners or directory order. We write the cpio format

@@ -10,6 +10,8 @@ const (
 	modeDir  = 0o040000
 	modeReg  = 0o100000
 	modeChar = 0o020000
+	modeLink = 0o120000
+	modeType = 0o170000
 )
 
 // newcWriter writes a "new ASCII" (070701) cpio archive, the format the
