@@ -23,9 +23,9 @@ type OOMWatcher struct {
 	f      *os.File // the inotify descriptor, non-blocking so Close ends Run
 	notify func(id string)
 
-	mu      sync.Mutex
-	byWD    map[int32]*oomWatch // guarded by mu
-	byID    map[string]*oomWatch
+	mu   sync.Mutex
+	byWD map[int32]*oomWatch // guarded by mu
+	byID map[string]*oomWatch
 }
 
 type oomWatch struct {

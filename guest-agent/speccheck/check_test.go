@@ -62,18 +62,24 @@ func TestSpec(t *testing.T) {
 			wantFields: []string{"linux.namespaces[4].path"},
 		},
 		{
-			name:       "unknown namespace type",
-			mutate:     func(s *specs.Spec) { s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "cpu"}) },
+			name: "unknown namespace type",
+			mutate: func(s *specs.Spec) {
+				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "cpu"})
+			},
 			wantFields: []string{"linux.namespaces[5].type"},
 		},
 		{
-			name:       "duplicate namespace",
-			mutate:     func(s *specs.Spec) { s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "pid"}) },
+			name: "duplicate namespace",
+			mutate: func(s *specs.Spec) {
+				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "pid"})
+			},
 			wantFields: []string{"linux.namespaces[5].type"},
 		},
 		{
-			name:      "time namespace dropped on runc 1.1",
-			mutate:    func(s *specs.Spec) { s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "time"}) },
+			name: "time namespace dropped on runc 1.1",
+			mutate: func(s *specs.Spec) {
+				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "time"})
+			},
 			wantNotes: 1,
 			check: func(t *testing.T, s *specs.Spec) {
 				if len(s.Linux.Namespaces) != 5 {
@@ -82,9 +88,11 @@ func TestSpec(t *testing.T) {
 			},
 		},
 		{
-			name:   "time namespace kept on runc 1.2",
-			caps:   runc12,
-			mutate: func(s *specs.Spec) { s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "time"}) },
+			name: "time namespace kept on runc 1.2",
+			caps: runc12,
+			mutate: func(s *specs.Spec) {
+				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "time"})
+			},
 			check: func(t *testing.T, s *specs.Spec) {
 				if len(s.Linux.Namespaces) != 6 {
 					t.Errorf("namespaces %v, want time kept", s.Linux.Namespaces)
@@ -100,9 +108,11 @@ func TestSpec(t *testing.T) {
 			wantFields: []string{"linux.namespaces[5].type", "linux.timeOffsets"},
 		},
 		{
-			name:       "time namespace path",
-			caps:       runc12,
-			mutate:     func(s *specs.Spec) { s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "time", Path: "/proc/1/ns/time"}) },
+			name: "time namespace path",
+			caps: runc12,
+			mutate: func(s *specs.Spec) {
+				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "time", Path: "/proc/1/ns/time"})
+			},
 			wantFields: []string{"linux.namespaces[5].path"},
 		},
 		{name: "intelRdt", mutate: func(s *specs.Spec) { s.Linux.IntelRdt = &specs.LinuxIntelRdt{} }, wantFields: []string{"linux.intelRdt"}},
@@ -117,8 +127,10 @@ func TestSpec(t *testing.T) {
 		{name: "netDevices on 1.2", caps: runc12, mutate: func(s *specs.Spec) { s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth1": {}} }, wantFields: []string{"linux.netDevices"}},
 		{name: "memoryPolicy", mutate: func(s *specs.Spec) { s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{} }, wantFields: []string{"linux.memoryPolicy"}},
 		{
-			name:       "idmapped mount on 1.1",
-			mutate:     func(s *specs.Spec) { s.Mounts = []specs.Mount{{Destination: "/d", UIDMappings: []specs.LinuxIDMapping{{Size: 1}}}} },
+			name: "idmapped mount on 1.1",
+			mutate: func(s *specs.Spec) {
+				s.Mounts = []specs.Mount{{Destination: "/d", UIDMappings: []specs.LinuxIDMapping{{Size: 1}}}}
+			},
 			wantFields: []string{"mounts[0].uidMappings"},
 		},
 		{name: "seccomp listener", mutate: func(s *specs.Spec) { s.Linux.Seccomp = &specs.LinuxSeccomp{ListenerPath: "/run/agent.sock"} }, wantFields: []string{"linux.seccomp.listenerPath"}},
@@ -139,7 +151,9 @@ func TestSpec(t *testing.T) {
 		{name: "realtime cpu", mutate: func(s *specs.Spec) { s.Linux.Resources.CPU = &specs.LinuxCPU{RealtimeRuntime: ptr(int64(950000))} }, wantFields: []string{"linux.resources.cpu.realtimeRuntime"}},
 		{name: "zero realtime cpu fine", mutate: func(s *specs.Spec) { s.Linux.Resources.CPU = &specs.LinuxCPU{RealtimeRuntime: ptr(int64(0))} }},
 		{name: "cpu burst on 1.1", mutate: func(s *specs.Spec) { s.Linux.Resources.CPU = &specs.LinuxCPU{Burst: ptr(uint64(1))} }, wantFields: []string{"linux.resources.cpu.burst"}},
-		{name: "cpu quota fine", mutate: func(s *specs.Spec) { s.Linux.Resources.CPU = &specs.LinuxCPU{Quota: ptr(int64(50000)), Period: ptr(uint64(100000))} }},
+		{name: "cpu quota fine", mutate: func(s *specs.Spec) {
+			s.Linux.Resources.CPU = &specs.LinuxCPU{Quota: ptr(int64(50000)), Period: ptr(uint64(100000))}
+		}},
 		{name: "leafWeight", mutate: func(s *specs.Spec) { s.Linux.Resources.BlockIO = &specs.LinuxBlockIO{LeafWeight: ptr(uint16(10))} }, wantFields: []string{"linux.resources.blockIO.leafWeight"}},
 		{
 			name: "everything runc honours passes",
