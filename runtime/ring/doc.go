@@ -24,6 +24,10 @@
 //     index store, the consumer's data reads happen after its index load and
 //     before its index store.
 //
+// Writer.WriteWhole publishes a buffer entirely or not at all, for protocols
+// whose consumer trusts a length header as soon as it sees one (the Linux
+// 9pfs frontend reads a whole reply once its header is in the ring).
+//
 // A Reader (consumer side) and a Writer (producer side) are each meant to be
 // used by one goroutine at a time; the layer above serialises access.
 package ring

@@ -82,7 +82,7 @@ func FuzzOps(f *testing.F) {
 		seq := byte(0)
 		scratch := make([]byte, 2*size+8)
 		for len(ops) >= 2 {
-			op, arg := ops[0]%6, int(ops[1])
+			op, arg := ops[0]%7, int(ops[1])
 			ops = ops[2:]
 			switch op {
 			case 0: // write arg bytes
@@ -138,6 +138,37 @@ func FuzzOps(f *testing.F) {
 				}
 				if err != nil && !hostile && arg%(size+2) <= model.Len() {
 					t.Fatalf("Discard(%d) with %d buffered: %v", arg%(size+2), model.Len(), err)
+				}
+			case 6: // write arg bytes whole, or nothing
+				p := scratch[:min(arg, len(scratch))]
+				for i := range p {
+					p[i] = seq
+					seq++
+				}
+				before := w.Produced()
+				ok, err := w.WriteWhole(p)
+				if len(p) > size {
+					if err == nil || ok {
+						t.Fatalf("WriteWhole %d into %d-byte ring = %v, %v", len(p), size, ok, err)
+					}
+					continue
+				}
+				if err != nil {
+					if !hostile || !errors.Is(err, ErrCorrupt) {
+						t.Fatalf("WriteWhole: %v", err)
+					}
+					continue
+				}
+				if got := w.Produced() - before; (ok && got != uint32(len(p))) || (!ok && got != 0) {
+					t.Fatalf("WriteWhole %d = %v but produced %d", len(p), ok, got)
+				}
+				if !hostile {
+					if want := len(p) <= size-model.Len(); ok != want {
+						t.Fatalf("WriteWhole %d with %d free = %v", len(p), size-model.Len(), ok)
+					}
+					if ok {
+						model.Write(p)
+					}
 				}
 			case 4, 5: // hostile peer rewrites prod (4) or cons (5)
 				if len(ops) < 4 {

@@ -229,6 +229,38 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if n == 0 {
 		return 0, nil
 	}
+	w.put(p, n)
+	return int(n), nil
+}
+
+// WriteWhole copies all of p into the ring and publishes the producer index
+// once, or writes nothing and returns false, nil when fewer than len(p)
+// bytes are free. The peer therefore never sees part of p: protocols whose
+// consumer trusts a length header once it sees the header (the Linux 9pfs
+// frontend reads a whole reply as soon as its 7-byte header is there) need
+// this. The peer's index is loaded once, so a hostile peer cannot make it
+// publish a part either. A p longer than the ring can never fit and is an
+// error; an empty p is written trivially.
+func (w *Writer) WriteWhole(p []byte) (bool, error) {
+	if uint64(len(p)) > uint64(len(w.data)) {
+		return false, fmt.Errorf("ring: %d-byte write can never fit a %d-byte ring", len(p), len(w.data))
+	}
+	n, err := w.space()
+	if err != nil {
+		return false, err
+	}
+	if uint64(n) < uint64(len(p)) {
+		return false, nil
+	}
+	if len(p) > 0 {
+		w.put(p, uint32(len(p)))
+	}
+	return true, nil
+}
+
+// put copies p[:n] at our index and publishes the new index. The caller
+// has checked that n bytes are free.
+func (w *Writer) put(p []byte, n uint32) {
 	off := w.p & w.mask
 	first := uint32(len(w.data)) - off
 	if first >= n {
@@ -239,5 +271,4 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	w.p += n
 	atomic.StoreUint32(w.prod, w.p)
-	return int(n), nil
 }

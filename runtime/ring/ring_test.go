@@ -106,6 +106,48 @@ func TestEmptyFull(t *testing.T) {
 	}
 }
 
+func TestWriteWhole(t *testing.T) {
+	for _, start := range []uint32{0, 13, 1<<32 - 3} {
+		s := newSHM(t, 16)
+		atomic.StoreUint32(s.cons, start)
+		atomic.StoreUint32(s.prod, start)
+		r, w := s.pair(t)
+		if ok, err := w.WriteWhole([]byte("0123456789")); !ok || err != nil {
+			t.Fatalf("WriteWhole 10 into empty 16 = %v, %v", ok, err)
+		}
+		// 6 free: a 7-byte write must leave the ring untouched.
+		if ok, err := w.WriteWhole([]byte("abcdefg")); ok || err != nil {
+			t.Fatalf("WriteWhole 7 into 6 free = %v, %v", ok, err)
+		}
+		if w.Produced() != start+10 || atomic.LoadUint32(s.prod) != start+10 {
+			t.Fatalf("failed WriteWhole moved prod to %d", atomic.LoadUint32(s.prod))
+		}
+		if ok, err := w.WriteWhole([]byte("abcdef")); !ok || err != nil {
+			t.Fatalf("WriteWhole 6 into 6 free = %v, %v", ok, err)
+		}
+		if ok, err := w.WriteWhole(nil); !ok || err != nil {
+			t.Fatalf("WriteWhole(nil) on full = %v, %v", ok, err)
+		}
+		buf := make([]byte, 16)
+		r.Read(buf[:8])
+		// Now the free space wraps around the end of the data area.
+		if ok, err := w.WriteWhole([]byte("WXYZ")); !ok || err != nil {
+			t.Fatalf("WriteWhole across the end = %v, %v", ok, err)
+		}
+		n, _ := r.Read(buf)
+		if got := string(buf[:n]); got != "89abcdefWXYZ" {
+			t.Fatalf("start %d: read %q", start, got)
+		}
+		if _, err := w.WriteWhole(make([]byte, 17)); err == nil {
+			t.Fatal("WriteWhole longer than the ring: no error")
+		}
+		atomic.StoreUint32(s.cons, w.Produced()+1) // hostile consumer
+		if ok, err := w.WriteWhole([]byte{1}); ok || !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("WriteWhole with cons ahead of prod = %v, %v", ok, err)
+		}
+	}
+}
+
 // TestWraparound walks the indices across both the data-area end and the
 // uint32 overflow.
 func TestWraparound(t *testing.T) {
