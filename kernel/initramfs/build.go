@@ -74,30 +74,54 @@ func compressor(w io.Writer, c Compression) (io.WriteCloser, error) {
 // Build writes the initramfs described by s to w as a compressed newc cpio
 // archive.
 func Build(w io.Writer, s Spec) error {
+	_, err := Write(w, s)
+	return err
+}
+
+// Stats describe a written archive.
+type Stats struct {
+	Entries      int   // archive members, directories and links included
+	Uncompressed int64 // size of the cpio archive before compression
+}
+
+// Write is Build, also returning the archive's statistics.
+func Write(w io.Writer, s Spec) (Stats, error) {
 	if s.Compression != "" {
 		if _, err := ParseCompression(string(s.Compression)); err != nil {
-			return fmt.Errorf("build initramfs: %w", err)
+			return Stats{}, fmt.Errorf("build initramfs: %w", err)
 		}
 	}
 	a, err := assemble(s)
 	if err != nil {
-		return fmt.Errorf("build initramfs: %w", err)
+		return Stats{}, fmt.Errorf("build initramfs: %w", err)
 	}
 	zw, err := compressor(w, s.Compression)
 	if err != nil {
-		return fmt.Errorf("build initramfs: %w", err)
+		return Stats{}, fmt.Errorf("build initramfs: %w", err)
 	}
-	bw := bufio.NewWriterSize(zw, 1<<20)
+	cw := &countingWriter{w: zw}
+	bw := bufio.NewWriterSize(cw, 1<<20)
 	if err := a.writeTo(bw); err != nil {
-		return fmt.Errorf("build initramfs: %w", err)
+		return Stats{}, fmt.Errorf("build initramfs: %w", err)
 	}
 	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("build initramfs: %w", err)
+		return Stats{}, fmt.Errorf("build initramfs: %w", err)
 	}
 	if err := zw.Close(); err != nil {
-		return fmt.Errorf("build initramfs: %w", err)
+		return Stats{}, fmt.Errorf("build initramfs: %w", err)
 	}
-	return nil
+	return Stats{Entries: len(a.entries), Uncompressed: cw.n}, nil
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
 }
 
 func assemble(s Spec) (*archive, error) {

@@ -362,3 +362,20 @@ func TestParseCompression(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteStats(t *testing.T) {
+	s := testInputs(t, t.TempDir())
+	var b bytes.Buffer
+	st, err := Write(&b, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := gunzip(t, b.Bytes())
+	members, err := readNewc(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Uncompressed != int64(len(raw)) || st.Entries != len(members) {
+		t.Errorf("stats %+v, archive has %d bytes and %d members", st, len(raw), len(members))
+	}
+}
