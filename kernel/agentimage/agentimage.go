@@ -229,7 +229,10 @@ func addBusybox(ctx context.Context, s *initramfs.Spec, o Options) error {
 // links work wherever the root file system is mounted or looked at.
 func appletTarget(applet string) string {
 	dir := path.Dir(applet)
-	if dir == "bin" {
+	switch dir {
+	case ".": // linuxrc, at the top
+		return "bin/busybox"
+	case "bin":
 		return "busybox"
 	}
 	return strings.Repeat("../", strings.Count(dir, "/")+1) + "bin/busybox"
@@ -279,13 +282,15 @@ func listApplets(ctx context.Context, r apt.Runner, busybox string) ([]string, e
 	return applets, nil
 }
 
-// validApplet accepts the relative paths busybox installs applets at.
+// validApplet accepts the relative paths busybox installs applets at (only
+// linuxrc goes at the top).
 func validApplet(a string) bool {
 	dir, name := path.Split(a)
 	switch dir {
-	case "bin/", "sbin/", "usr/bin/", "usr/sbin/":
+	case "", "bin/", "sbin/", "usr/bin/", "usr/sbin/":
 	default:
 		return false
 	}
-	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, "/\x00")
+	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, "/\x00") &&
+		(dir != "" || !slices.Contains([]string{"bin", "sbin", "usr", "etc", "dev", "proc", "sys", "tmp", "root", "home"}, name))
 }

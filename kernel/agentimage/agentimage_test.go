@@ -84,7 +84,7 @@ func (f *fakeBusybox) Run(_ context.Context, c apt.Cmd) ([]byte, error) {
 	return nil, errors.New("busybox: unknown option")
 }
 
-const testApplets = "usr/bin/[\nbin/sh\nsbin/ifconfig\nusr/sbin/chroot\nbin/ls\nusr/bin/env\n"
+const testApplets = "linuxrc\nusr/bin/[\nbin/sh\nsbin/ifconfig\nusr/sbin/chroot\nbin/ls\nusr/bin/env\n"
 
 func testOptions(t *testing.T, tree string, testExtras bool) Options {
 	agent := filepath.Join(t.TempDir(), "runxen-agent")
@@ -364,6 +364,7 @@ func TestSpecErrors(t *testing.T) {
 		{"no busybox in the tree", func(t *testing.T, o *Options) { os.Remove(filepath.Join(o.Tree, "usr/bin/busybox")) }, "busybox"},
 		{"applet outside the root", func(t *testing.T, o *Options) { o.Runner = &fakeBusybox{list: "bin/sh\n../../etc/x\n"} }, "unexpected applet"},
 		{"applet in an odd place", func(t *testing.T, o *Options) { o.Runner = &fakeBusybox{list: "bin/sh\nopt/x\n"} }, "unexpected applet"},
+		{"applet over a directory", func(t *testing.T, o *Options) { o.Runner = &fakeBusybox{list: "bin/sh\ntmp\n"} }, "unexpected applet"},
 		{"no sh", func(t *testing.T, o *Options) { o.Runner = &fakeBusybox{list: "bin/ls\n"} }, "no sh"},
 		{"busybox fails", func(t *testing.T, o *Options) { o.Runner = &fakeBusybox{list: "", noFull: true} }, "no applets"},
 		{"extra file over runc", func(t *testing.T, o *Options) {
@@ -422,6 +423,7 @@ func TestListAppletsFallback(t *testing.T) {
 
 func TestAppletTarget(t *testing.T) {
 	for applet, want := range map[string]string{
+		"linuxrc":         "bin/busybox",
 		"bin/sh":          "busybox",
 		"sbin/ifconfig":   "../bin/busybox",
 		"usr/bin/[":       "../../bin/busybox",
