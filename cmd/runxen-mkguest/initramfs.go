@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -43,34 +42,13 @@ func initramfsCommand() *cli.Command {
 
 func initramfsSpec(c *cli.Context) (initramfs.Spec, error) {
 	s := initramfs.Spec{Init: c.String("init")}
-	for _, m := range strings.Split(c.String("modules"), ",") {
-		if m = strings.TrimSpace(m); m != "" {
-			s.Modules = append(s.Modules, m)
-		}
-	}
-	for _, f := range c.StringSlice("file") {
-		file, err := parseFileFlag(f)
-		if err != nil {
-			return s, err
-		}
-		s.Files = append(s.Files, file)
-	}
-	if len(s.Modules) == 0 {
-		return s, nil
-	}
-	if c.String("modules-dir") == "" {
-		return s, errors.New("--modules-dir is required when modules are requested")
-	}
-	dir, err := versionDir(c.String("modules-dir"))
+	mods, err := moduleFlags(c)
 	if err != nil {
 		return s, err
 	}
-	s.ModulesDir = dir
-	s.KernelVersion = c.String("kernel-version")
-	if s.KernelVersion == "" {
-		s.KernelVersion = filepath.Base(dir)
-	}
-	return s, nil
+	s.Modules, s.ModulesDir, s.KernelVersion = mods.names, mods.dir, mods.version
+	s.Files, err = fileFlags(c)
+	return s, err
 }
 
 // versionDir accepts lib/modules/VERSION itself, or its parent when that

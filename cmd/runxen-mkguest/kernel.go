@@ -24,7 +24,8 @@ func kernelCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "kernel",
 		Usage: "fetch (or take from $" + envKernel + ") the guest kernel into --out",
-		Description: "Writes OUT/vmlinuz, OUT/modules/VERSION/ and, last, OUT/kernel.version.\n" +
+		Description: "Writes OUT/vmlinuz, OUT/modules/VERSION/, OUT/config (the kernel's build configuration,\n" +
+			"when there is a config-VERSION next to the kernel) and, last, OUT/kernel.version.\n" +
 			"Set " + envKernel + "=/path/to/vmlinuz and " + envModules + "=/path/to/lib/modules/VERSION\n" +
 			"to use another kernel instead of Debian's.",
 		Flags: []cli.Flag{
@@ -51,6 +52,18 @@ func kernelCommand() *cli.Command {
 
 type kernelFiles struct {
 	version, vmlinuz, modules string
+	// config is the kernel's build configuration, if it has one: Debian
+	// ships it as config-VERSION next to vmlinuz-VERSION in /boot.
+	config string
+}
+
+// configNextTo returns the config-VERSION file next to vmlinuz, or "".
+func configNextTo(vmlinuz, version string) string {
+	p := filepath.Join(filepath.Dir(vmlinuz), "config-"+version)
+	if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+		return p
+	}
+	return ""
 }
 
 func kernelSource(c *cli.Context) (kernelFiles, error) {
@@ -61,7 +74,8 @@ func kernelSource(c *cli.Context) (kernelFiles, error) {
 		}
 		modules = filepath.Clean(modules)
 		fmt.Fprintf(os.Stderr, "kernel: using %s and %s from the environment\n", vmlinuz, modules)
-		return kernelFiles{version: filepath.Base(modules), vmlinuz: vmlinuz, modules: modules}, nil
+		version := filepath.Base(modules)
+		return kernelFiles{version: version, vmlinuz: vmlinuz, modules: modules, config: configNextTo(vmlinuz, version)}, nil
 	}
 	k, err := debkernel.Fetch(c.Context, debkernel.Options{
 		Mirror:   c.String("mirror"),
@@ -73,7 +87,7 @@ func kernelSource(c *cli.Context) (kernelFiles, error) {
 	if err != nil {
 		return kernelFiles{}, err
 	}
-	return kernelFiles{version: k.Version, vmlinuz: k.Vmlinuz, modules: k.ModulesDir}, nil
+	return kernelFiles{version: k.Version, vmlinuz: k.Vmlinuz, modules: k.ModulesDir, config: configNextTo(k.Vmlinuz, k.Version)}, nil
 }
 
 // installKernel copies the kernel into out. kernel.version is written last
@@ -99,6 +113,14 @@ func installKernel(c *cli.Context, src kernelFiles, out string) error {
 		return err
 	}
 	if err := copyFileAtomic(src.vmlinuz, filepath.Join(out, "vmlinuz"), 0o644); err != nil {
+		return err
+	}
+	config := filepath.Join(out, "config")
+	if src.config != "" {
+		if err := copyFileAtomic(src.config, config, 0o644); err != nil {
+			return err
+		}
+	} else if err := os.Remove(config); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	modules := filepath.Join(out, "modules")
@@ -138,7 +160,18 @@ func upToDate(src kernelFiles, out string) bool {
 	if _, err := os.Stat(filepath.Join(out, "modules", src.version, "modules.dep")); err != nil {
 		return false
 	}
-	a, errA := os.ReadFile(src.vmlinuz)
-	b, errB := os.ReadFile(filepath.Join(out, "vmlinuz"))
-	return errA == nil && errB == nil && bytes.Equal(a, b)
+	if !sameFile(src.vmlinuz, filepath.Join(out, "vmlinuz")) {
+		return false
+	}
+	if src.config == "" {
+		_, err := os.Stat(filepath.Join(out, "config"))
+		return errors.Is(err, os.ErrNotExist)
+	}
+	return sameFile(src.config, filepath.Join(out, "config"))
+}
+
+func sameFile(a, b string) bool {
+	da, errA := os.ReadFile(a)
+	db, errB := os.ReadFile(b)
+	return errA == nil && errB == nil && bytes.Equal(da, db)
 }

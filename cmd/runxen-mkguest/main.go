@@ -1,10 +1,13 @@
 // Command runxen-mkguest prepares what a runxen guest boots: the kernel
-// (Debian's, fetched and cached, or one you supply) and an initramfs built
-// reproducibly around a static /init.
+// (Debian's, fetched and cached, or one you supply) and initramfs images
+// built reproducibly around a static /init: a minimal one, and the guest
+// agent's, which carries Debian's runc.
 //
 //	runxen-mkguest kernel --cache ~/.cache/runxen --out build/guest
 //	runxen-mkguest initramfs --init build/runxen-hello \
 //	    --modules-dir build/guest/modules --out build/guest/initramfs.gz
+//	runxen-mkguest agent-initramfs --agent build/runxen-agent --cache ~/.cache/runxen \
+//	    --modules-dir build/guest/modules --out build/guest/agent.initramfs [--test-extras]
 package main
 
 import (
@@ -32,6 +35,6 @@ func newApp() *cli.App {
 		Usage: "build the kernel and initramfs a runxen guest boots",
 		// --file values are paths, which may contain commas.
 		DisableSliceFlagSeparator: true,
-		Commands:                  []*cli.Command{kernelCommand(), initramfsCommand()},
+		Commands:                  []*cli.Command{kernelCommand(), initramfsCommand(), agentInitramfsCommand()},
 	}
 }

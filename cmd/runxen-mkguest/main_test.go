@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -188,7 +189,7 @@ func TestParseFileFlag(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got, err := parseFileFlag(tt.in)
-		if (err != nil) != tt.wantErr || got != tt.want {
+		if (err != nil) != tt.wantErr || !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("parseFileFlag(%q) = %+v, %v", tt.in, got, err)
 		}
 	}
