@@ -55,6 +55,10 @@ type Config struct {
 	// GetOOMEvent, which wait for the process); 0 means
 	// DefaultCallTimeout. A call's own context can only shorten it.
 	CallTimeout time.Duration
+	// Interpose, if set, wraps the vchan connection before anything reads
+	// or writes it: for tests that play a misbehaving guest over a real
+	// vchan, and for tracing. The frame checks sit above it.
+	Interpose func(net.Conn) net.Conn
 }
 
 // blocking lists the calls that wait for a process rather than for the
@@ -171,7 +175,11 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("connect to agent in domain %d: %w", c.id, cause)
 	}
 	c.vconn = vc
-	guarded := newGuardConn(vc, c.fail)
+	var conn net.Conn = vc
+	if cfg.Interpose != nil {
+		conn = cfg.Interpose(vc)
+	}
+	guarded := newGuardConn(conn, c.fail)
 	c.tc = ttrpc.NewClient(guarded,
 		ttrpc.WithUnaryClientInterceptor(c.intercept),
 		ttrpc.WithOnClose(func() { c.fail(ErrAgentClosed) }))

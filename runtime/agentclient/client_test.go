@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"net"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -352,4 +354,36 @@ func TestDefaultSpec(t *testing.T) {
 		t.Error("terminal without asking")
 	}
 	_ = syscall.SIGTERM
+}
+
+// countingConn counts the bytes read through it.
+type countingConn struct {
+	net.Conn
+	n atomic.Int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func TestInterpose(t *testing.T) {
+	e := newEnv(t)
+	e.serveAgent(agenttest.New())
+	cfg := e.config()
+	var cc *countingConn
+	cfg.Interpose = func(c net.Conn) net.Conn {
+		cc = &countingConn{Conn: c}
+		return cc
+	}
+	c, err := Connect(ctxT(t), cfg)
+	must(t, err)
+	must(t, c.Close())
+	if cc == nil || cc.n.Load() == 0 {
+		t.Fatal("the Version reply did not pass through the interposed conn")
+	}
+	if n := e.hv.Domain(0).Open(); n != 0 {
+		t.Errorf("dom0 has %d grants/ports open after Close", n)
+	}
 }
