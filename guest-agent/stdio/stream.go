@@ -203,3 +203,11 @@ func (s *Stream) Done() <-chan struct{} {
 	defer s.mu.Unlock()
 	return s.changed
 }
+
+// Finished reports whether the stream has ended and everything in it has
+// been read: nothing more can be lost by dropping it.
+func (s *Stream) Finished() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ended && s.size == 0
+}
