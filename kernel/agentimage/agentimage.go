@@ -88,7 +88,9 @@ type Options struct {
 	KernelVersion string
 	ModulesDir    string
 	Modules       []string
-	// Files are extra files, such as a guest-side test helper.
+	// Files are extra files, such as a guest-side test helper. A path
+	// under /bin, /sbin, /lib or /lib64 is placed under /usr, which they
+	// link to.
 	Files []initramfs.File
 	// TestExtras adds the busybox root file system and vchan-socket-proxy.
 	TestExtras bool
@@ -149,7 +151,14 @@ func Spec(ctx context.Context, o Options) (initramfs.Spec, error) {
 			return initramfs.Spec{}, fmt.Errorf("busybox root file system: %w", err)
 		}
 	}
-	s.Files = append(s.Files, o.Files...)
+	// The image is merged-/usr: a file for /bin goes to /usr/bin, which
+	// /bin links to.
+	for _, f := range o.Files {
+		if path.IsAbs(f.Dst) && path.Clean(f.Dst) == f.Dst {
+			f.Dst = elfdeps.Canonical(f.Dst)
+		}
+		s.Files = append(s.Files, f)
+	}
 	return s, nil
 }
 

@@ -270,6 +270,28 @@ func TestTestImage(t *testing.T) {
 	}
 }
 
+func TestExtraFiles(t *testing.T) {
+	o := testOptions(t, testTree(t), false)
+	o.Files = []initramfs.File{
+		{Dst: "/bin/helper", Data: []byte("helper"), Mode: 0o755},
+		{Dst: "/etc/runxen/test.conf", Data: []byte("conf")},
+	}
+	v := readArchive(t, build(t, o))
+	for p, want := range map[string]string{"/bin/helper": "helper", "/usr/bin/helper": "helper", "/etc/runxen/test.conf": "conf"} {
+		name, err := v.resolve(p)
+		if err != nil {
+			t.Errorf("%v", err)
+			continue
+		}
+		if got := string(v[name].data); got != want {
+			t.Errorf("%s holds %q, want %q", p, got, want)
+		}
+	}
+	if e := v["usr/bin/helper"]; e.mode != 0o100755 {
+		t.Errorf("/usr/bin/helper mode %o", e.mode)
+	}
+}
+
 func TestReproducible(t *testing.T) {
 	first := build(t, testOptions(t, testTree(t), true))
 	// Another tree in another place, another agent path: the same bytes.
