@@ -99,6 +99,18 @@ func (x *XL) Create(ctx context.Context, cfg DomainConfig) (id DomID, err error)
 			err = fmt.Errorf("create domain %s: %w", cfg.Name, err)
 		}
 	}()
+	// A failed create is undone by destroying the domain by name, so the
+	// name must not be someone else's already. (xl would refuse it too,
+	// but its failure would then destroy the other domain.)
+	doms, err := x.List(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, d := range doms {
+		if d.Name == cfg.Name {
+			return 0, fmt.Errorf("domain %d already has that name", d.ID)
+		}
+	}
 	dir, err := os.MkdirTemp(x.tempDir, "runxen-xl-")
 	if err != nil {
 		return 0, err

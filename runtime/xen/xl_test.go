@@ -204,7 +204,7 @@ func TestXLLifecycle(t *testing.T) {
 	if err := x.Unpause(ctx, 0); err == nil {
 		t.Fatal("Unpause of domain 0 succeeded")
 	}
-	want := "create -p -e -q " // then the path
+	want := "list; create -p -e -q " // then the path
 	if log := f.callLog(); !strings.HasPrefix(log, want) ||
 		!strings.Contains(log, "; domid runxen-abc; list; unpause 1; list; pause 1; list; list; destroy 1; list; destroy 1; list") {
 		t.Fatalf("xl calls: %s", log)
@@ -382,5 +382,24 @@ func TestWaitExitStoreLost(t *testing.T) {
 	srv.Close()
 	if err := <-done; err == nil || !strings.Contains(err.Error(), "watch ended") {
 		t.Fatalf("WaitExit after xenstored went away: %v", err)
+	}
+}
+
+func TestXLCreateRefusesTakenName(t *testing.T) {
+	x, f := newTestXL(t, nil)
+	ctx := ctxT(t)
+	if _, err := x.Create(ctx, validConfig()); err != nil {
+		t.Fatal(err)
+	}
+	f.calls = nil
+	_, err := x.Create(ctx, validConfig())
+	if err == nil || !strings.Contains(err.Error(), "domain 1 already has that name") {
+		t.Fatalf("second Create with the same name: %v", err)
+	}
+	if log := f.callLog(); log != "list" {
+		t.Fatalf("xl calls: %s; want only the list (no create, and above all no destroy)", log)
+	}
+	if _, err := x.Info(ctx, 1); err != nil {
+		t.Fatalf("the first domain is gone: %v", err)
 	}
 }
