@@ -327,4 +327,3 @@ func AttachConsole() (*os.File, error) {
 	}
 	return os.NewFile(uintptr(fd), "/dev/console"), nil
 }
-
