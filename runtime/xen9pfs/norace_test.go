@@ -1,0 +1,5 @@
+//go:build !race
+
+package xen9pfs_test
+
+const raceEnabled = false
