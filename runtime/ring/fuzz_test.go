@@ -146,7 +146,13 @@ func FuzzOps(f *testing.F) {
 					seq++
 				}
 				before := w.Produced()
-				ok, err := w.WriteWhole(p)
+				var ok bool
+				var err error
+				if arg%2 == 0 {
+					ok, err = w.WriteWhole(p)
+				} else { // the same bytes in three pieces
+					ok, err = w.WriteWholeVec([][]byte{p[:len(p)/3], p[len(p)/3 : len(p)/2], p[len(p)/2:]})
+				}
 				if len(p) > size {
 					if err == nil || ok {
 						t.Fatalf("WriteWhole %d into %d-byte ring = %v, %v", len(p), size, ok, err)

@@ -258,17 +258,55 @@ func (w *Writer) WriteWhole(p []byte) (bool, error) {
 	return true, nil
 }
 
+// WriteWholeVec is WriteWhole for a buffer given in pieces: all of bufs,
+// in order, or nothing, published with one index update. It saves
+// gathering a message's header and payload into one buffer first.
+func (w *Writer) WriteWholeVec(bufs [][]byte) (bool, error) {
+	var total uint64
+	for _, b := range bufs {
+		total += uint64(len(b))
+	}
+	if total > uint64(len(w.data)) {
+		return false, fmt.Errorf("ring: %d-byte write can never fit a %d-byte ring", total, len(w.data))
+	}
+	n, err := w.space()
+	if err != nil {
+		return false, err
+	}
+	if uint64(n) < total {
+		return false, nil
+	}
+	if total == 0 {
+		return true, nil
+	}
+	at := w.p
+	for _, b := range bufs {
+		w.copyAt(at, b)
+		at += uint32(len(b))
+	}
+	w.p = at
+	atomic.StoreUint32(w.prod, w.p)
+	return true, nil
+}
+
 // put copies p[:n] at our index and publishes the new index. The caller
 // has checked that n bytes are free.
 func (w *Writer) put(p []byte, n uint32) {
-	off := w.p & w.mask
-	first := uint32(len(w.data)) - off
-	if first >= n {
-		copy(w.data[off:off+n], p[:n])
-	} else {
-		copy(w.data[off:], p[:first])
-		copy(w.data[:n-first], p[first:n])
-	}
+	w.copyAt(w.p, p[:n])
 	w.p += n
 	atomic.StoreUint32(w.prod, w.p)
+}
+
+// copyAt copies p into the data area at free-running index at, wrapping
+// around its end; it publishes nothing. len(p) <= the ring size.
+func (w *Writer) copyAt(at uint32, p []byte) {
+	n := uint32(len(p))
+	off := at & w.mask
+	first := uint32(len(w.data)) - off
+	if first >= n {
+		copy(w.data[off:off+n], p)
+	} else {
+		copy(w.data[off:], p[:first])
+		copy(w.data[:n-first], p[first:])
+	}
 }

@@ -148,6 +148,43 @@ func TestWriteWhole(t *testing.T) {
 	}
 }
 
+func TestWriteWholeVec(t *testing.T) {
+	s := newSHM(t, 16)
+	atomic.StoreUint32(s.cons, 1<<32-6)
+	atomic.StoreUint32(s.prod, 1<<32-6)
+	r, w := s.pair(t)
+	w.Write([]byte("0123456789")) // the next write wraps the area and the index
+	r.Read(make([]byte, 10))
+	if ok, err := w.WriteWholeVec([][]byte{[]byte("ab"), nil, []byte("cdefghij"), []byte("k")}); !ok || err != nil {
+		t.Fatalf("WriteWholeVec = %v, %v", ok, err)
+	}
+	if ok, err := w.WriteWholeVec([][]byte{[]byte("lmn"), []byte("opqrs")}); ok || err != nil {
+		t.Fatalf("WriteWholeVec of 8 into 5 free = %v, %v", ok, err)
+	}
+	if ok, err := w.WriteWholeVec([][]byte{[]byte("lmn"), []byte("op")}); !ok || err != nil {
+		t.Fatalf("WriteWholeVec of 5 into 5 free = %v, %v", ok, err)
+	}
+	if ok, err := w.WriteWholeVec(nil); !ok || err != nil {
+		t.Fatalf("WriteWholeVec(nil) = %v, %v", ok, err)
+	}
+	buf := make([]byte, 16)
+	n, _ := r.Read(buf)
+	if got := string(buf[:n]); got != "abcdefghijklmnop" {
+		t.Fatalf("read %q", got)
+	}
+	if _, err := w.WriteWholeVec([][]byte{make([]byte, 10), make([]byte, 7)}); err == nil {
+		t.Fatal("WriteWholeVec longer than the ring: no error")
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		v := [2][]byte{buf[:3], buf[3:7]}
+		w.WriteWholeVec(v[:])
+		r.Read(buf)
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per WriteWholeVec", allocs)
+	}
+}
+
 // TestWraparound walks the indices across both the data-area end and the
 // uint32 overflow.
 func TestWraparound(t *testing.T) {
