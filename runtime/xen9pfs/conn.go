@@ -30,8 +30,11 @@ import (
 // through the other. A guest may run several sessions in turn on one
 // connection (every mount starts with Tversion).
 //
-// conn also has MaxMessageSize() int, the largest message the rings carry;
-// a server should not agree to a larger msize (Linux never asks for one).
+// conn also has MaxMessageSize() int, the largest message the rings carry
+// (a server should not agree to a larger msize; Linux never asks for one),
+// and WriteVectors([][]byte) error, which publishes one whole reply given
+// in pieces without gathering it first. runtime/sharefs's Share.Serve
+// uses both.
 //
 // When the connection ends (the frontend closes, the domain dies, the
 // device is closed or fails), ctx is cancelled and conn's Read returns
@@ -99,6 +102,7 @@ type conn struct {
 
 	wlock chan struct{} // capacity 1: held while writing; shutdown keeps it
 	fr    framer
+	one   [1][]byte // a single reply as vectors, under wlock
 
 	routeMu sync.Mutex
 	route   map[uint16]int // tag of a request handed to the Handler -> its ring
@@ -334,13 +338,44 @@ func (c *conn) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	defer func() { <-c.wlock }()
-	return c.fr.feed(p, c.send)
+	return c.fr.feed(p, c.sendOne)
+}
+
+// WriteVectors publishes one whole reply given in pieces (header, then
+// payload buffers), copied straight into the ring; runtime/sharefs calls
+// it instead of Write, saving a copy per reply. The pieces must add up to
+// exactly one message.
+func (c *conn) WriteVectors(vecs [][]byte) error {
+	if err := c.lock(c.wlock); err != nil {
+		return err
+	}
+	defer func() { <-c.wlock }()
+	if len(c.fr.buf) > 0 {
+		return fmt.Errorf("%w: WriteVectors after an unfinished Write", errMessageSize)
+	}
+	var hdr [hdrSize]byte
+	total, n := 0, 0
+	for _, v := range vecs {
+		total += len(v)
+		n += copy(hdr[n:], v)
+	}
+	if n < hdrSize || int(msgSize(hdr[:])) != total || total > c.maxMsg {
+		return fmt.Errorf("%w: %d bytes in %d pieces", errMessageSize, total, len(vecs))
+	}
+	return c.send(msgTag(hdr[:]), vecs)
+}
+
+// sendOne publishes a reply the framer cut out of the stream.
+func (c *conn) sendOne(msg []byte) error {
+	c.one[0] = msg
+	err := c.send(msgTag(msg), c.one[:])
+	c.one[0] = nil
+	return err
 }
 
 // send publishes one whole reply on the ring of its request (or, for a tag
 // no request is waiting under, the ring Linux would use: tag % rings).
-func (c *conn) send(msg []byte) error {
-	tag := msgTag(msg)
+func (c *conn) send(tag uint16, msg [][]byte) error {
 	c.routeMu.Lock()
 	idx, ok := c.route[tag]
 	delete(c.route, tag)
@@ -355,7 +390,7 @@ func (c *conn) send(msg []byte) error {
 			return c.closedErr()
 		default:
 		}
-		ok, err := r.wr.WriteWhole(msg)
+		ok, err := r.wr.WriteWholeVec(msg)
 		if err != nil {
 			err = fmt.Errorf("xen9pfs: ring %d replies: %w", r.idx, err)
 			c.fail(err)

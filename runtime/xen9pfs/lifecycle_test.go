@@ -345,3 +345,52 @@ func TestStreamPieces(t *testing.T) {
 	must(t, b.Close())
 	e.checkClean()
 }
+
+// vectorEcho answers through WriteVectors, as runtime/sharefs does: each
+// reply in three pieces in one call.
+type vectorEcho struct{}
+
+func (vectorEcho) Serve(ctx context.Context, conn io.ReadWriteCloser) error {
+	vw, ok := conn.(interface{ WriteVectors([][]byte) error })
+	if !ok {
+		return errors.New("conn has no WriteVectors")
+	}
+	for {
+		req, err := readMsg(conn)
+		if err != nil {
+			return nil
+		}
+		r := reply(req)
+		if err := vw.WriteVectors([][]byte{r[:7], r[7 : 7+len(r[7:])/2], r[7+len(r[7:])/2:]}); err != nil {
+			return err
+		}
+		// A vector that is not exactly one message is refused, without
+		// harm to the connection.
+		if err := vw.WriteVectors([][]byte{r[:5]}); err == nil {
+			return errors.New("a 5-byte reply was accepted")
+		}
+		if err := vw.WriteVectors([][]byte{r, r}); err == nil {
+			return errors.New("two replies in one WriteVectors were accepted")
+		}
+	}
+}
+
+func TestWriteVectors(t *testing.T) {
+	e := newEnv(t, 5)
+	b := e.backend(5, func(c *xen9pfs.Config) { c.MaxRingPageOrder = 1 })
+	d := e.add(b, "rootfs", vectorEcho{})
+	f := e.connect(5, 0, nil)
+	ctx := ctxT(t)
+	must(t, d.WaitConnected(ctx))
+	for n := 0; n < 500; n++ {
+		body := bytes.Repeat([]byte{byte(n)}, n*7%4000)
+		rep, err := f.RoundTrip(ctx, xen9pfstest.Msg(11, uint16(n), body))
+		must(t, err)
+		if !bytes.Equal(rep[7:], body) || rep[4] != 12 {
+			t.Fatalf("message %d: reply differs", n)
+		}
+	}
+	must(t, f.Err())
+	must(t, b.Close())
+	e.checkClean()
+}
