@@ -325,6 +325,7 @@ func (c *conn) Read(p []byte) (int, error) {
 	n := copy(p, c.cur[c.off:])
 	c.off += n
 	if c.off == len(c.cur) {
+		putBuf(c.cur)
 		c.cur, c.off = nil, 0
 	}
 	return n, nil

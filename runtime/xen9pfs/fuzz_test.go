@@ -277,3 +277,20 @@ func FuzzFramer(f *testing.F) {
 		}
 	})
 }
+
+func TestBufferPool(t *testing.T) {
+	for _, n := range []int{0, 1, 7, 511, 512, 513, 4096, 4097, 1 << 20} {
+		b := getBuf(n)
+		if len(b) != n || cap(b) < n {
+			t.Fatalf("getBuf(%d): len %d cap %d", n, len(b), cap(b))
+		}
+		putBuf(b)
+		if b2 := getBuf(n); len(b2) != n {
+			t.Fatalf("getBuf(%d) after putBuf: len %d", n, len(b2))
+		}
+	}
+	if b := getBuf(1<<20 + 1); len(b) != 1<<20+1 {
+		t.Fatal("oversized getBuf")
+	}
+	putBuf(make([]byte, 100, 1000)) // not from the pool: ignored
+}
