@@ -306,6 +306,9 @@ func (c *conn) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	defer func() { <-c.rlock }()
+	if len(p) == 0 {
+		return 0, nil
+	}
 	if c.off == len(c.cur) {
 		select {
 		case in := <-c.reqs:
