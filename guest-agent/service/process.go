@@ -13,7 +13,6 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/containerd/log"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -66,24 +65,6 @@ func (s *Service) attachIO(p *process, pio ProcessIO) {
 	if pending && in != nil {
 		in.Close()
 	}
-}
-
-// writeEOF ends a terminal's input as a user would, with the terminal's
-// end-of-file character (^D unless the process changed it): closing the
-// master instead would hang up the terminal and lose its output.
-func writeEOF(con *os.File) error {
-	eof := byte(4)
-	if rc, err := con.SyscallConn(); err == nil {
-		_ = rc.Control(func(fd uintptr) {
-			if t, err := unix.IoctlGetTermios(int(fd), unix.TCGETS); err == nil && t.Cc[unix.VEOF] != 0 {
-				eof = t.Cc[unix.VEOF]
-			}
-		})
-	}
-	_ = con.SetWriteDeadline(time.Now().Add(time.Second))
-	defer con.SetWriteDeadline(time.Time{})
-	_, err := con.Write([]byte{eof})
-	return err
 }
 
 func (s *Service) ExecProcess(ctx context.Context, req *agent.ExecProcessRequest) (*agent.ExecProcessResponse, error) {
@@ -273,18 +254,8 @@ func (s *Service) ResizePty(ctx context.Context, req *agent.ResizePtyRequest) (*
 	if con == nil {
 		return nil, fmt.Errorf("cannot resize %s: it is not started: %w", p.name(), errdefs.ErrFailedPrecondition)
 	}
-	rc, err := con.SyscallConn()
-	if err != nil {
+	if err := setWinsize(con, uint16(w), uint16(h)); err != nil {
 		return nil, fmt.Errorf("resize %s: %w", p.name(), err)
-	}
-	var ierr error
-	if err := rc.Control(func(fd uintptr) {
-		ierr = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: uint16(h), Col: uint16(w)})
-	}); err != nil {
-		return nil, fmt.Errorf("resize %s: %w", p.name(), err)
-	}
-	if ierr != nil {
-		return nil, fmt.Errorf("resize %s: %w", p.name(), ierr)
 	}
 	return &emptypb.Empty{}, nil
 }
