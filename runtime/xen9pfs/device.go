@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"strconv"
 	"sync"
 	"time"
@@ -554,7 +555,8 @@ func (d *Device) removeNodes() error {
 				return err
 			}
 		}
-		for _, p := range []string{d.b.fbase, d.b.bbase, d.b.ebase} {
+		// Parents go once empty, the backend's per-type directory last.
+		for _, p := range []string{d.b.fbase, d.b.bbase, path.Dir(d.b.bbase), d.b.ebase} {
 			names, err := tx.Directory(ctx, p)
 			if err != nil || len(names) > 0 {
 				continue

@@ -137,7 +137,7 @@ func (e *env) checkClean() {
 	for g := range e.guests {
 		for _, p := range []string{
 			fmt.Sprintf("/local/domain/%d/device/9pfs", g),
-			fmt.Sprintf("/local/domain/0/backend/9pfs/%d", g),
+			"/local/domain/0/backend/9pfs",
 			fmt.Sprintf("/local/domain/%d/error/device/9pfs", g),
 		} {
 			if e.xs.Exists(p) {
