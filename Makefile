@@ -21,9 +21,9 @@ LAB_TIMEOUT ?= 45m
 # host binaries then run on any dom0 distribution.
 GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath
 
-.PHONY: generate check-generated all binaries guest test unit lab-test vet lint demo lab-shell lab-clean host-deps clean help
+.PHONY: generate check-generated all binaries guest dom0-tests test unit lab-test vet lint demo lab-shell lab-clean host-deps clean help
 
-all: binaries guest ## build every binary into bin/ and the guest images into bin/guest/
+all: binaries guest dom0-tests ## build every binary into bin/ and the guest images into bin/guest/
 
 binaries: ## build the Go binaries under cmd/ into bin/
 	@mkdir -p $(BIN)
@@ -34,6 +34,14 @@ guest: binaries ## build the guest kernel and initramfs images into bin/guest/
 	$(BIN)/runxen-mkguest kernel --cache $(RUNXEN_CACHE) --out $(GUEST_KERNEL_DIR)
 	cp $(GUEST_KERNEL_DIR)/vmlinuz $(BIN)/guest/vmlinuz
 	$(BIN)/runxen-mkguest initramfs --init $(BIN)/runxen-hello --modules-dir $(GUEST_KERNEL_DIR)/modules --out $(BIN)/guest/hello.initramfs
+	$(BIN)/runxen-mkguest agent-initramfs --agent $(BIN)/runxen-agent --cache $(RUNXEN_CACHE) --modules-dir $(GUEST_KERNEL_DIR)/modules --out $(BIN)/guest/agent.initramfs
+	$(BIN)/runxen-mkguest agent-initramfs --agent $(BIN)/runxen-agent --cache $(RUNXEN_CACHE) --modules-dir $(GUEST_KERNEL_DIR)/modules --test-extras --out $(BIN)/guest/agent-test.initramfs
+
+# The tests that must run inside the lab's dom0 (real Xen devices) are compiled here and shipped
+# into dom0 with the rest of $(BIN); tests/e2e runs them there.
+dom0-tests:
+	@mkdir -p $(BIN)/tests
+	CGO_ENABLED=0 $(GO) test -c -tags dom0 -o $(BIN)/tests/dom0.test ./tests/dom0
 
 test: unit vet lab-test ## run every test: unit tests, go vet, then the end-to-end tests in the Xen lab
 
