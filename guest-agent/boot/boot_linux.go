@@ -16,6 +16,7 @@ import (
 
 	gorunc "github.com/containerd/go-runc"
 	"github.com/containerd/log"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/runxen/runxen/guest-agent/cgroup"
@@ -94,7 +95,8 @@ func initGuest() error {
 	if con, err := sysinit.AttachConsole(); err == nil {
 		log.L.Logger.SetOutput(con)
 	}
-	_ = log.SetFormat(log.TextFormat)
+	// The console ends up in a file in dom0: no colours, full timestamps.
+	log.L.Logger.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: log.RFC3339NanoFixed, DisableColors: true})
 	level := "info"
 	if b, err := os.ReadFile("/proc/cmdline"); err == nil {
 		if v, ok := sysinit.CmdlineValue(sysinit.ParseCmdline(string(b)), LogParam); ok {
@@ -114,8 +116,9 @@ func initGuest() error {
 	signal.Ignore(unix.SIGHUP, unix.SIGUSR2, unix.SIGTTIN, unix.SIGTTOU,
 		unix.SIGTERM, unix.SIGINT, unix.SIGPWR, unix.SIGQUIT, unix.SIGUSR1)
 
-	moved := os.Getenv(stageEnv) != ""
-	os.Unsetenv(stageEnv) // not for runc and the containers
+	movedFrom := os.Getenv(stageEnv) // free memory before the move
+	os.Unsetenv(stageEnv)            // not for runc and the containers
+	moved := movedFrom != ""
 	if !moved {
 		log.L.Infof("runxen agent %s starting as PID 1 (uptime %s)", service.BuildVersion(), uptime())
 		if err := loadModules(); err != nil {
@@ -125,7 +128,8 @@ func initGuest() error {
 			return err
 		}
 	} else {
-		log.L.Infof("running from the tmpfs root (uptime %s)", uptime())
+		log.L.Infof("running from the tmpfs root (uptime %s); free memory %s MiB before the move, %d MiB now",
+			uptime(), movedFrom, memFree()>>20)
 	}
 	for _, d := range []struct {
 		path string
@@ -177,9 +181,9 @@ func moveRoot() error {
 	if err != nil {
 		return err
 	}
-	log.L.Infof("moved the initramfs into a tmpfs root: %d files, %d MiB in %s; free memory %d -> %d MiB",
-		st.Files, st.Bytes>>20, st.Took.Round(time.Millisecond), before>>20, memFree()>>20)
-	env := append(os.Environ(), stageEnv+"=1")
+	log.L.Infof("moved the initramfs into a tmpfs root: %d files, %d MiB in %s",
+		st.Files, st.Bytes>>20, st.Took.Round(time.Millisecond))
+	env := append(os.Environ(), fmt.Sprintf("%s=%d", stageEnv, before>>20))
 	err = unix.Exec(exe, os.Args, env)
 	// Still usable: only the old binary's pages stay allocated.
 	log.L.WithError(err).Warnf("cannot re-execute %s from the new root; carrying on", exe)
@@ -241,7 +245,7 @@ func serve(ctx context.Context, opts Options, pid1 bool) error {
 	if err != nil {
 		return err
 	}
-	log.L.Infof("agent ready (uptime %s)", uptime())
+	log.L.Infof("agent service ready (uptime %s)", uptime())
 	_ = server.Serve(ctx, srv, listen)
 	log.L.Infof("agent stopping: %v", context.Cause(ctx))
 	return nil
