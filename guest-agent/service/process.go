@@ -24,12 +24,16 @@ import (
 // attachIO wires a started process's stdio to its streams and stdin.
 func (s *Service) attachIO(p *process, pio ProcessIO) {
 	logger := log.L.WithField("container", p.c.id).WithField("exec", p.execID)
-	fill := func(st *stdio.Stream, r io.Reader, what string) {
+	// fill copies one output into its stream, then closes the agent's end:
+	// the data is buffered, and a finished exec must not keep descriptors
+	// (the agent is PID 1 with a few thousand of them at most).
+	fill := func(st *stdio.Stream, r io.ReadCloser, what string) {
 		go func() {
 			if err := st.Fill(r); err != nil && !errors.Is(err, syscall.EIO) && !errors.Is(err, os.ErrClosed) {
 				// EIO is how a pty master reports that the terminal hung up.
 				logger.WithError(err).Debugf("%s ended", what)
 			}
+			r.Close()
 		}()
 	}
 	var in *stdio.Input
@@ -229,6 +233,7 @@ func (s *Service) WaitProcess(ctx context.Context, req *agent.ProcessRequest) (*
 	s.mu.Lock()
 	p.waited = true
 	resp := &agent.WaitProcessResponse{ExitStatus: uint32(p.status), ExitedAt: timestamppb.New(p.exitedAt)}
+	s.pruneExecsLocked(c)
 	s.mu.Unlock()
 	c.poke()
 	return resp, nil
@@ -249,10 +254,10 @@ func (s *Service) ResizePty(ctx context.Context, req *agent.ResizePtyRequest) (*
 		return &emptypb.Empty{}, nil
 	}
 	s.mu.Lock()
-	con := p.pio.Console
+	con, st := p.pio.Console, p.state
 	s.mu.Unlock()
-	if con == nil {
-		return nil, fmt.Errorf("cannot resize %s: it is not started: %w", p.name(), errdefs.ErrFailedPrecondition)
+	if con == nil || st == pExited {
+		return nil, fmt.Errorf("cannot resize %s: it is %s: %w", p.name(), st, errdefs.ErrFailedPrecondition)
 	}
 	if err := setWinsize(con, uint16(w), uint16(h)); err != nil {
 		return nil, fmt.Errorf("resize %s: %w", p.name(), err)
@@ -344,6 +349,11 @@ func (s *Service) readStream(ctx context.Context, req *agent.ReadStreamRequest, 
 	data, eof, err := which(p).Read(ctx, int(min(req.GetMaxLen(), stdio.MaxRead)))
 	if err != nil {
 		return nil, err
+	}
+	if eof {
+		s.mu.Lock()
+		s.pruneExecsLocked(c)
+		s.mu.Unlock()
 	}
 	c.poke()
 	return &agent.ReadStreamResponse{Data: data, Eof: eof}, nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"time"
 
@@ -290,8 +291,37 @@ func (s *Service) markExitedLocked(p *process, status int, at time.Time) {
 	p.exitedAt = at
 	close(p.exited)
 	log.L.WithField("pid", p.pid).WithField("status", status).Debugf("%s exited", p.name())
+	if in := p.stdin; in != nil && !p.ioc.Terminal {
+		// Nobody reads it any more; closing a pipe does not block. (A
+		// terminal's input is the pty master, closed with its output.)
+		go in.Close()
+	}
 	if p.execID == "" && p.c.poweroffOnExit && !p.c.removing {
 		go s.powerOffWhenCollected(p.c)
+	}
+}
+
+// maxFinishedExecs bounds, per container, the execs kept after they
+// exited and the host collected their status and output. The API has no
+// call to delete an exec, and a container probed by exec every few seconds
+// would otherwise grow without bound; the oldest collected ones go first.
+const maxFinishedExecs = 128
+
+// pruneExecsLocked forgets the oldest collected execs of c beyond
+// maxFinishedExecs. Called with s.mu held.
+func (s *Service) pruneExecsLocked(c *container) {
+	var done []*process
+	for _, p := range c.execs {
+		if p.state == pExited && p.waited && p.stdout.Finished() && p.stderr.Finished() {
+			done = append(done, p)
+		}
+	}
+	if len(done) <= maxFinishedExecs {
+		return
+	}
+	sort.Slice(done, func(i, j int) bool { return done[i].exitedAt.Before(done[j].exitedAt) })
+	for _, p := range done[:len(done)-maxFinishedExecs] {
+		delete(c.execs, p.execID)
 	}
 }
 

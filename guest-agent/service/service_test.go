@@ -805,3 +805,53 @@ func TestLookupErrorsAreTyped(t *testing.T) {
 		t.Fatalf("err = %v", native(err))
 	}
 }
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(ents)
+}
+
+// TestFinishedExecsReleaseEverything: many short execs, each collected,
+// leave neither descriptors nor unbounded state behind (the API has no
+// call to delete an exec).
+func TestFinishedExecsReleaseEverything(t *testing.T) {
+	h := newHarness(t)
+	h.run("c", "sleep")
+	run := func(i int) {
+		id := fmt.Sprintf("probe%d", i)
+		h.exec("c", id, &specs.Process{Args: []string{"echo", id}, Cwd: "/"}, false, true)
+		h.startExec("c", id)
+		if out := h.readAll("c", id, false, 0); out != id+"\n" {
+			t.Fatalf("%s printed %q", id, out)
+		}
+		h.readAll("c", id, true, 0)
+		h.wait("c", id)
+	}
+	run(0)
+	time.Sleep(50 * time.Millisecond)
+	before := openFDs(t)
+	n := maxFinishedExecs + 40
+	for i := 1; i <= n; i++ {
+		run(i)
+	}
+	time.Sleep(100 * time.Millisecond) // output goroutines close their ends
+	if after := openFDs(t); after > before+5 {
+		t.Errorf("%d execs left %d descriptors open", n, after-before)
+	}
+	h.svc.mu.Lock()
+	kept := len(h.svc.containers["c"].execs)
+	h.svc.mu.Unlock()
+	if kept > maxFinishedExecs+1 {
+		t.Errorf("%d finished execs kept, want at most %d", kept, maxFinishedExecs)
+	}
+	// The most recent ones are still there to be asked again.
+	if w := h.wait("c", fmt.Sprintf("probe%d", n)); w.ExitStatus != 0 {
+		t.Errorf("latest exec: %+v", w)
+	}
+	_, err := h.c.WaitProcess(h.ctx(), &agent.ProcessRequest{ContainerId: "c", ExecId: "probe1"})
+	expectErr(t, err, errdefs.IsNotFound, "probe1")
+}
