@@ -45,8 +45,12 @@ func intercept(ctx context.Context, unmarshal ttrpc.Unmarshaler, info *ttrpc.Una
 		entry.Trace("call")
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		entry.WithError(err).Debug("call ended early")
+	case errdefs.IsNotFound(err) || errdefs.IsAlreadyExists(err) || errdefs.IsFailedPrecondition(err) || errdefs.IsInvalidArgument(err):
+		// The host asked for something the guest's state does not allow
+		// (signalling a process that just exited is routine).
+		entry.WithError(err).Debug("call refused")
 	default:
-		entry.WithError(err).Info("call failed")
+		entry.WithError(err).Warn("call failed")
 	}
 	return resp, errgrpc.ToGRPC(err)
 }
