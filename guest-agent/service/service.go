@@ -296,7 +296,9 @@ func (s *Service) markExitedLocked(p *process, status int, at time.Time) {
 		// terminal's input is the pty master, closed with its output.)
 		go in.Close()
 	}
-	if p.execID == "" && p.c.poweroffOnExit && !p.c.removing {
+	if p.execID == "" && p.c.poweroffOnExit {
+		// Also when the exit comes from RemoveContainer: the host is done
+		// with the one container this guest was for.
 		go s.powerOffWhenCollected(p.c)
 	}
 }

@@ -734,6 +734,22 @@ func TestPowerOffOnExit(t *testing.T) {
 			t.Fatal("no power-off after the grace period")
 		}
 	})
+	t.Run("removed while running", func(t *testing.T) {
+		h := newHarness(t, func(c *Config) { c.PowerOffGrace = time.Minute })
+		h.create("c", spec("sleep"), createOpts{poweroff: true})
+		h.start("c")
+		if _, err := h.c.RemoveContainer(h.ctx(), &agent.RemoveContainerRequest{ContainerId: "c"}); err != nil {
+			t.Fatal(native(err))
+		}
+		select {
+		case r := <-h.powered:
+			if !strings.Contains(r, "removed") {
+				t.Errorf("reason %q", r)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no power-off after the container was removed")
+		}
+	})
 	t.Run("not asked", func(t *testing.T) {
 		h := newHarness(t)
 		h.run("c", "exit", "0")
