@@ -602,6 +602,7 @@ func TestValidation(t *testing.T) {
 	long := strings.Repeat("a", MaxIDLength+1)
 	good := mustJSON(t, spec("echo"))
 	hooked := spec("echo")
+	//lint:ignore SA1019 dockerd still sends prestart hooks
 	hooked.Hooks = &specs.Hooks{Prestart: []specs.Hook{{Path: "/bin/true"}}}
 	hooked.Linux.Namespaces = append(hooked.Linux.Namespaces, specs.LinuxNamespace{Type: "network", Path: "/proc/1/ns/net"})
 	tty := spec("echo")

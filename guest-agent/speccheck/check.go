@@ -132,6 +132,7 @@ func checkHooks(p *problems, h *specs.Hooks) {
 		name  string
 		hooks []specs.Hook
 	}{
+		//lint:ignore SA1019 a deprecated hook is still a hook the guest must refuse
 		{"prestart", h.Prestart}, {"createRuntime", h.CreateRuntime}, {"createContainer", h.CreateContainer},
 		{"startContainer", h.StartContainer}, {"poststart", h.Poststart}, {"poststop", h.Poststop},
 	} {
@@ -216,6 +217,7 @@ func checkResources(p *problems, f string, r *specs.LinuxResources, caps Capabil
 		p.add(f+".network", "net_cls and net_prio are %s", v1only)
 	}
 	if m := r.Memory; m != nil {
+		//lint:ignore SA1019 refusing the deprecated field is the point
 		if m.Kernel != nil {
 			p.add(f+".memory.kernel", "is %s", v1only)
 		}

@@ -52,6 +52,7 @@ func TestSpec(t *testing.T) {
 			name: "every hook kind named",
 			mutate: func(s *specs.Spec) {
 				h := []specs.Hook{{Path: "/usr/bin/true"}}
+				//lint:ignore SA1019 dockerd still sends prestart hooks
 				s.Hooks = &specs.Hooks{Prestart: h, CreateRuntime: h, CreateContainer: h, StartContainer: h, Poststart: h, Poststop: h}
 			},
 			wantFields: []string{"hooks.prestart", "hooks.createRuntime", "hooks.createContainer", "hooks.startContainer", "hooks.poststart", "hooks.poststop"},
@@ -142,6 +143,7 @@ func TestSpec(t *testing.T) {
 			name: "cgroup v1 memory knobs",
 			mutate: func(s *specs.Spec) {
 				m := s.Linux.Resources.Memory
+				//lint:ignore SA1019 the deprecated field must be refused
 				m.Kernel, m.KernelTCP, m.Swappiness = ptr(int64(1)), ptr(int64(1)), ptr(uint64(60))
 				m.DisableOOMKiller, m.UseHierarchy = ptr(true), ptr(true)
 			},
