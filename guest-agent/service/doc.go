@@ -23,6 +23,14 @@
 // and the service's state stays true to the guest's, so the host can
 // reconnect and carry on (or remove the container).
 //
+// Limits of the contract, handled here as well as it allows: a stream
+// read, OOM event or exit status whose reply is lost because the
+// connection dropped after the handler returned is gone (a read whose
+// caller left before it took data takes nothing); there is no call to
+// delete an exec, so at most 128 collected execs are kept per container;
+// and there is no call to mount a share, so root.path must already exist in
+// the guest.
+//
 // Errors wrap errdefs sentinels (NotFound for unknown IDs, AlreadyExists,
 // FailedPrecondition for a call in the wrong state, InvalidArgument for bad
 // input); the ttrpc edge (package server) converts them with errgrpc.
