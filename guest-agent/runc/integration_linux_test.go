@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	agent "github.com/runxen/runxen/guest-agent/api/v1"
+	"github.com/runxen/runxen/guest-agent/cgroup"
 	"github.com/runxen/runxen/guest-agent/reaper"
 	"github.com/runxen/runxen/guest-agent/runc"
 	"github.com/runxen/runxen/guest-agent/server"
@@ -75,9 +76,20 @@ func TestIntegrationRunc(t *testing.T) {
 	v, _ := rt.Version(ctx)
 	t.Logf("runc %s; namespaces %v", v, caps.Namespaces)
 	cgroupV2 := fileExists("/sys/fs/cgroup/cgroup.controllers")
+	oomw, err := cgroup.NewOOMWatcher(func(id string) {
+		if s := svcp.Load(); s != nil {
+			s.OOM(id)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go oomw.Run()
+	t.Cleanup(func() { oomw.Close() })
 	svc, err := service.New(service.Config{
 		Runtime:      rt,
 		Caps:         caps,
+		OOM:          oomw,
 		BundleDir:    filepath.Join(dir, "bundles"),
 		AgentVersion: "integration",
 	})
@@ -225,6 +237,62 @@ func TestIntegrationRunc(t *testing.T) {
 		remove("rm")
 		if fileExists(filepath.Join(dir, "bundles", "rm")) {
 			t.Error("bundle left behind")
+		}
+	})
+
+	t.Run("cgroup v2: update, oom", func(t *testing.T) {
+		if !cgroupV2 {
+			t.Skip("needs the cgroup v2 unified hierarchy at /sys/fs/cgroup")
+		}
+		must(c.CreateContainer(call(), &agent.CreateContainerRequest{ContainerId: "mem", Spec: mkspec(false, "sleep", "1000")}))
+		must(c.StartContainer(call(), &agent.StartContainerRequest{ContainerId: "mem"}))
+		limit, pids := int64(16<<20), int64(50)
+		res, _ := json.Marshal(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit, Swap: &limit}, Pids: &specs.LinuxPids{Limit: &pids}})
+		must(c.UpdateResources(call(), &agent.UpdateResourcesRequest{ContainerId: "mem", Resources: res}))
+		st, err := c.Stats(call(), &agent.ContainerRequest{ContainerId: "mem"})
+		if err != nil || st.MemoryLimit != uint64(limit) || st.PidsLimit != uint64(pids) {
+			t.Fatalf("Stats after update = %+v, %v", st, err)
+		}
+		oom := make(chan string, 1)
+		go func() {
+			ev, err := c.GetOOMEvent(call(), &emptypb.Empty{})
+			if err != nil {
+				oom <- err.Error()
+				return
+			}
+			oom <- ev.ContainerId
+		}()
+		// A shell string that doubles until the memory limit kills it.
+		proc, _ := json.Marshal(&specs.Process{Args: []string{"sh", "-c", "x=xxxxxxxxxxxxxxxx; while :; do x=$x$x; done"}, Cwd: "/", Env: []string{"PATH=/bin"}})
+		must(c.ExecProcess(call(), &agent.ExecProcessRequest{ContainerId: "mem", ExecId: "hog", Process: proc}))
+		must(c.StartProcess(call(), &agent.ProcessRequest{ContainerId: "mem", ExecId: "hog"}))
+		w, err := c.WaitProcess(call(), &agent.ProcessRequest{ContainerId: "mem", ExecId: "hog"})
+		if err != nil || w.ExitStatus != 137 {
+			t.Errorf("memory hog: %v, %v; want 137 (OOM-killed)", w, err)
+		}
+		select {
+		case id := <-oom:
+			if id != "mem" {
+				t.Errorf("OOM event %q", id)
+			}
+		case <-time.After(time.Minute):
+			t.Error("no OOM event")
+		}
+		st, err = c.Stats(call(), &agent.ContainerRequest{ContainerId: "mem"})
+		if err != nil || st.OomKills == 0 || st.MemoryMaxUsage == 0 || st.CpuUsageUsec == 0 {
+			t.Errorf("Stats after the OOM kill = %+v, %v", st, err)
+		}
+		t.Logf("stats: cpu %d µs, memory %d (peak %d, limit %d), pids %d/%d, oom kills %d",
+			st.CpuUsageUsec, st.MemoryUsage, st.MemoryMaxUsage, st.MemoryLimit, st.PidsCurrent, st.PidsLimit, st.OomKills)
+		must(c.PauseContainer(call(), &agent.ContainerRequest{ContainerId: "mem"}))
+		frozen, _ := os.ReadFile("/sys/fs/cgroup/runxen/mem/cgroup.freeze")
+		if strings.TrimSpace(string(frozen)) != "1" {
+			t.Errorf("cgroup.freeze = %q while paused", frozen)
+		}
+		must(c.ResumeContainer(call(), &agent.ContainerRequest{ContainerId: "mem"}))
+		remove("mem")
+		if fileExists("/sys/fs/cgroup/runxen/mem") {
+			t.Error("cgroup left behind")
 		}
 	})
 
