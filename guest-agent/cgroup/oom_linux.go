@@ -123,9 +123,11 @@ func (w *OOMWatcher) handle(wd int32, mask uint32) {
 		w.mu.Unlock()
 		return
 	}
+	// The counter only grows; a read that shows less (a file caught
+	// mid-write, in tests) must not lower the baseline.
 	n, err := oomKills(ow.file)
 	grew := err == nil && n > ow.last
-	if err == nil {
+	if grew {
 		ow.last = n
 	}
 	id := ow.id
