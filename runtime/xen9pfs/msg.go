@@ -35,39 +35,37 @@ type msgReader struct {
 // (ring.ErrCorrupt) or a size field below the header size or above max
 // (ErrProtocol); the ring must then be abandoned.
 func (m *msgReader) next() (msg []byte, consumed int, err error) {
-	for {
-		if m.msg == nil {
-			n, err := m.rd.Read(m.hdr[m.nhdr:])
-			consumed += n
-			if err != nil {
-				return nil, consumed, err
-			}
-			m.nhdr += n
-			if m.nhdr < hdrSize {
-				return nil, consumed, nil
-			}
-			size := msgSize(m.hdr[:])
-			if size < hdrSize || uint64(size) > uint64(m.max) {
-				return nil, consumed, protoErr("9P message size %d outside [%d, %d]", size, hdrSize, m.max)
-			}
-			m.msg = getBuf(int(size))
-			m.nmsg = copy(m.msg, m.hdr[:])
-			m.nhdr = 0
+	if m.msg == nil {
+		n, err := m.rd.Read(m.hdr[m.nhdr:])
+		consumed += n
+		if err != nil {
+			return nil, consumed, err
 		}
-		if m.nmsg < len(m.msg) {
-			n, err := m.rd.Read(m.msg[m.nmsg:])
-			consumed += n
-			if err != nil {
-				return nil, consumed, err
-			}
-			m.nmsg += n
-			if m.nmsg < len(m.msg) {
-				return nil, consumed, nil
-			}
+		m.nhdr += n
+		if m.nhdr < hdrSize {
+			return nil, consumed, nil
 		}
-		msg, m.msg, m.nmsg = m.msg, nil, 0
-		return msg, consumed, nil
+		size := msgSize(m.hdr[:])
+		if size < hdrSize || uint64(size) > uint64(m.max) {
+			return nil, consumed, protoErr("9P message size %d outside [%d, %d]", size, hdrSize, m.max)
+		}
+		m.msg = getBuf(int(size))
+		m.nmsg = copy(m.msg, m.hdr[:])
+		m.nhdr = 0
 	}
+	if m.nmsg < len(m.msg) {
+		n, err := m.rd.Read(m.msg[m.nmsg:])
+		consumed += n
+		if err != nil {
+			return nil, consumed, err
+		}
+		m.nmsg += n
+		if m.nmsg < len(m.msg) {
+			return nil, consumed, nil
+		}
+	}
+	msg, m.msg, m.nmsg = m.msg, nil, 0
+	return msg, consumed, nil
 }
 
 // errMessageSize is returned by Conn.Write for bytes that do not frame as

@@ -200,16 +200,6 @@ func parseFrontend(get func(key string) ([]byte, bool), maxRings int) (frontendP
 	return p, nil
 }
 
-// frontendKeys lists the nodes parseFrontend may ask for with up to
-// maxRings rings, for reading them in one transaction.
-func frontendKeys(n int) []string {
-	keys := []string{"version", "num-rings"}
-	for i := 0; i < n; i++ {
-		keys = append(keys, "ring-ref"+strconv.Itoa(i), "event-channel-"+strconv.Itoa(i))
-	}
-	return keys
-}
-
 // intfWord loads the 32-bit word at off of the interface page once.
 func intfWord(page []byte, off int) (uint32, error) {
 	p, err := ring.Index(page, off)
