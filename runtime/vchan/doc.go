@@ -71,6 +71,10 @@
 // The client arms its unmap notification only after its setup succeeded,
 // so a client that fails half-way does not finish the server's endpoint.
 //
+// Paths are at most MaxPathLen (49) bytes: libxenvchan formats
+// "<path>/event-channel" into a 64-byte buffer and silently cuts longer
+// ones, so a C peer would look for (or publish) a different key.
+//
 // Performance: Read and Write copy straight between the caller's buffer
 // and the shared ring (one copy, no per-call allocation), and the event
 // channel is signalled only when the peer asked. One goroutine per Conn

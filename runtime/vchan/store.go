@@ -31,7 +31,8 @@ type Config struct {
 	Peer uint32
 	// Path is the xenstore directory of the vchan, where the server
 	// writes ring-ref and event-channel. The convention is
-	// /local/domain/<server>/data/vchan/<client>/<port>.
+	// /local/domain/<server>/data/vchan/<client>/<port>. It may be at
+	// most MaxPathLen bytes long.
 	Path string
 	// LocalDomain is this domain's ID, for the server's xenstore
 	// permissions and for LocalAddr. Nil means read "domid" from
@@ -53,12 +54,22 @@ func DefaultPath(server, client uint32, name string) string {
 	return fmt.Sprintf("/local/domain/%d/data/vchan/%d/%s", server, client, name)
 }
 
+// MaxPathLen is the longest Config.Path libxenvchan handles: it builds
+// "<path>/event-channel" and "<path>/ring-ref" in 64-byte buffers with
+// snprintf, so a longer path is silently cut, on both ends, to 63 bytes
+// (found in the lab: a C server then publishes ".../event-chann"). This
+// package refuses longer paths rather than imitate the cut.
+const MaxPathLen = 63 - len("/event-channel")
+
 func (cfg *Config) check() error {
 	if cfg.Store == nil {
 		return fmt.Errorf("vchan: Config.Store is nil")
 	}
 	if cfg.Path == "" || strings.HasSuffix(cfg.Path, "/") {
 		return fmt.Errorf("vchan: bad xenstore path %q", cfg.Path)
+	}
+	if len(cfg.Path) > MaxPathLen {
+		return fmt.Errorf("vchan: xenstore path %q is %d bytes long; libxenvchan peers cut paths longer than %d bytes", cfg.Path, len(cfg.Path), MaxPathLen)
 	}
 	if cfg.Devices == nil {
 		cfg.Devices = XenDevices()

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -418,6 +419,31 @@ func TestXenstoreEntries(t *testing.T) {
 	}
 	must(t, srv.Close())
 	e.checkClean()
+}
+
+// TestPathTooLong: libxenvchan cuts "<path>/event-channel" to 63 bytes, so
+// longer paths are refused on both ends.
+func TestPathTooLong(t *testing.T) {
+	e := newEnv(t)
+	ctx := ctxT(t)
+	long := vchan.DefaultPath(guestDom, hostDom, strings.Repeat("x", vchan.MaxPathLen))
+	cfg := e.serverConfig(0, 0)
+	cfg.Path = long
+	if _, err := vchan.NewServer(ctx, cfg); err == nil || !strings.Contains(err.Error(), "libxenvchan") {
+		t.Fatalf("NewServer with a %d-byte path: %v", len(long), err)
+	}
+	ccfg := e.clientConfig()
+	ccfg.Path = long
+	if _, err := vchan.Dial(ctx, ccfg); err == nil {
+		t.Fatal("Dial accepted a path libxenvchan would cut")
+	}
+	cfg.Path = long[:vchan.MaxPathLen]
+	srv, err := vchan.NewServer(ctx, cfg)
+	must(t, err)
+	must(t, srv.Close())
+	if got := len(cfg.Path + "/event-channel"); got != 63 {
+		t.Errorf("longest path gives a %d-byte key, want 63", got)
+	}
 }
 
 func TestDialWaitsForServer(t *testing.T) {

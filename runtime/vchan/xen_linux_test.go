@@ -46,7 +46,8 @@ func xenSetup(t *testing.T) (*xenstore.Client, uint32, string) {
 	xs, err := xenstore.Dial(ctx)
 	must(t, err)
 	t.Cleanup(func() { xs.Close() })
-	path := vchan.DefaultPath(self, self, fmt.Sprintf("runxen-test-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6))
+	// Short: libxenvchan cuts longer paths (vchan.MaxPathLen).
+	path := vchan.DefaultPath(self, self, fmt.Sprintf("rt%d-%d", os.Getpid(), time.Now().UnixNano()%1e6))
 	return xs, self, path
 }
 
@@ -128,6 +129,9 @@ func TestXenInteropCServer(t *testing.T) {
 		}
 	}()
 	startProxy(t, "-m", "server", strconv.Itoa(int(self)), path, sock)
+	// Killed, the proxy leaves its entries behind: libxenvchan_close never
+	// runs.
+	t.Cleanup(func() { xs.Rm(context.Background(), path) })
 	ctx := ctxT(t)
 	cli, err := vchan.Dial(ctx, xenConfig(xs, self, path, 0))
 	must(t, err)
