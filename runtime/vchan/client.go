@@ -116,7 +116,8 @@ func dialOnce(ctx context.Context, cfg *Config) (_ *Conn, err error) {
 	// A server that closed (or, for this package, whose one client left)
 	// takes no client; nor does one that has a client. A libxenvchan
 	// server whose client left (cli_live 0) may take a new one.
-	switch live := atomic.LoadUint32(word(page, offWord)); {
+	live := atomic.LoadUint32(word(page, offWord))
+	switch {
 	case uint8(live>>shiftOf(byteSrvLive)) == liveClosed:
 		pageMem.Close()
 		return nil, fmt.Errorf("vchan: server at %s has closed", cfg.Path)
@@ -124,6 +125,9 @@ func dialOnce(ctx context.Context, cfg *Config) (_ *Conn, err error) {
 		pageMem.Close()
 		return nil, fmt.Errorf("vchan: server at %s already has a client", cfg.Path)
 	}
+	// A server whose previous client left (cli_live 0) is reused: what it
+	// wrote for that client and nobody read is not for us.
+	reattach := uint8(live>>shiftOf(byteCliLive)) == liveClosed
 	n := pagesFor(lo) + pagesFor(ro)
 	grants := make([]uint32, n)
 	for i := range grants {
@@ -168,6 +172,13 @@ func dialOnce(ctx context.Context, cfg *Config) (_ *Conn, err error) {
 		return nil, fmt.Errorf("vchan: set unmap notification: %w", err)
 	}
 
+	if reattach {
+		// Seen in the lab: a client of vchan-socket-proxy's persistent
+		// server read the previous client's unread ttrpc replies as the
+		// start of its own stream. We own the right ring's consumer
+		// index: skip to the producer's.
+		atomic.StoreUint32(word(page, offRightCons), atomic.LoadUint32(word(page, offRightProd)))
+	}
 	c, err := newConn(false, ev, mems, page, left, right)
 	if err != nil {
 		return nil, err

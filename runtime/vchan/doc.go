@@ -61,7 +61,9 @@
 // already have a client, so a new client never attaches to a finished
 // stream; it waits (through its xenstore watch) for a fresh endpoint.
 // Dial does attach to a libxenvchan server whose previous client left
-// (cli_live 0, srv_live 1), as vchan-socket-proxy's server mode expects.
+// (cli_live 0, srv_live 1), as vchan-socket-proxy's server mode expects;
+// it then drops whatever the server wrote that the previous client never
+// read, so the new connection starts with the server's next write.
 //
 // Listener turns that into a net.Listener for ttrpc's Serve: it serves one
 // connection at a time on its xenstore path; when the accepted connection

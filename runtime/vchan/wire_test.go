@@ -280,6 +280,39 @@ func TestWireRawServer(t *testing.T) {
 	}
 }
 
+// TestWireRawServerReattach: a libxenvchan server outlives its clients
+// (vchan-socket-proxy's server mode); a new client must not read what the
+// server wrote for the previous one.
+func TestWireRawServerReattach(t *testing.T) {
+	e := newEnv(t)
+	s := serveRaw(t, e, 10, 11, nil) // left at 1024, right at 2048
+	cli, err := vchan.Dial(ctxT(t), e.clientConfig())
+	must(t, err)
+	// The server answers; the client leaves without reading.
+	copy(s.page[2048:], "stale")
+	s.page.store32(12, 5)
+	must(t, s.ev.Notify())
+	must(t, cli.Close())
+	if s.page.getByte(20) != 0 {
+		t.Fatal("cli_live not cleared by Close")
+	}
+	cli, err = vchan.Dial(ctxT(t), e.clientConfig())
+	must(t, err)
+	defer cli.Close()
+	if c := s.page.load32(8); c != 5 {
+		t.Fatalf("right cons %d after reattaching, want 5 (the unread bytes dropped)", c)
+	}
+	copy(s.page[2048+5:], "fresh")
+	s.page.store32(12, 10)
+	must(t, s.ev.Notify())
+	b := make([]byte, 16)
+	cli.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := cli.Read(b)
+	if err != nil || string(b[:n]) != "fresh" {
+		t.Fatalf("Read = %q, %v; want only what the server wrote after the new client came", b[:n], err)
+	}
+}
+
 func TestHostileServerPages(t *testing.T) {
 	for _, c := range []struct {
 		name   string
