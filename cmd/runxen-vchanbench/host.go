@@ -39,6 +39,7 @@ type hostConfig struct {
 	benchTime time.Duration // per transfer
 	rttCount  int
 	rttTime   time.Duration // per latency figure
+	rounds    int
 	pingSize  int
 	only      string // comma-separated pair names, empty: all
 	sockDir   string
@@ -58,6 +59,7 @@ func hostMain(args []string) error {
 	benchTime := fs.Duration("bench-time", 10*time.Second, "most time per throughput transfer")
 	rtt := fs.Int("rtt-count", 2000, "most round trips per latency figure")
 	rttTime := fs.Duration("rtt-time", 10*time.Second, "most time per latency figure")
+	rounds := fs.Int("rounds", 1, "benchmark rounds; the table shows medians")
 	pingSize := fs.Int("ping-size", 64, "payload bytes per round trip")
 	only := fs.String("pairs", "", "comma-separated pairs to run (e.g. go>go-2K,c>c); default all")
 	sockDir := fs.String("sock-dir", "", "directory for the host-side proxies' unix sockets (default: a temporary one)")
@@ -71,7 +73,7 @@ func hostMain(args []string) error {
 	cfg := hostConfig{
 		domid: uint32(*domid), proxy: findProxy(*proxy), interop: *interop, bench: *bench, shutdown: *shutdown,
 		checkSize: int64(*checkMiB * (1 << 20)), benchSize: int64(*benchMiB * (1 << 20)), benchTime: *benchTime,
-		rttCount: *rtt, rttTime: *rttTime, pingSize: *pingSize, only: *only, sockDir: *sockDir, timeout: *timeout,
+		rttCount: *rtt, rttTime: *rttTime, rounds: max(1, *rounds), pingSize: *pingSize, only: *only, sockDir: *sockDir, timeout: *timeout,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.timeout)
 	defer cancel()
@@ -168,6 +170,8 @@ type benchResult struct {
 	G2HMiB    float64 `json:"g2h_mib"`
 	RawN      int     `json:"raw_n"`
 	RPCN      int     `json:"ttrpc_n"`
+	Rounds    int     `json:"rounds"`
+	Note      string  `json:"note,omitempty"`
 	HostEvPMB float64 `json:"host_events_per_mib,omitempty"`
 	Err       string  `json:"error,omitempty"`
 }
@@ -705,21 +709,85 @@ func (h *host) checkClientEOF(ctx context.Context, p pair, seed uint64) (note st
 // ---- benchmark ----
 
 func (h *host) benchmark(ctx context.Context) {
-	h.logf("\n== benchmark: transfers of %s or %s, whichever ends first; up to %d round trips of %d bytes or %s ==",
-		mib(h.cfg.benchSize), h.cfg.benchTime, h.cfg.rttCount, h.cfg.pingSize, h.cfg.rttTime)
-	for _, p := range h.pairs {
-		r := h.benchPair(ctx, p)
-		h.report.Bench = append(h.report.Bench, r)
-		if r.Err != "" {
-			h.logf("%-12s error: %s", p.name(), r.Err)
-		} else {
-			h.logf("%-12s h->g %8.2f MiB/s  g->h %8.2f MiB/s  raw rtt p50 %8.1f us  ttrpc p50 %8.1f us",
-				p.name(), r.H2GMiBps, r.G2HMiBps, r.RawP50us, r.RPCP50us)
+	h.logf("\n== benchmark: %d round(s); transfers of %s or %s, whichever ends first; up to %d round trips of %d bytes or %s ==",
+		h.cfg.rounds, mib(h.cfg.benchSize), h.cfg.benchTime, h.cfg.rttCount, h.cfg.pingSize, h.cfg.rttTime)
+	// Pairs take turns, round after round, so that a change in the
+	// machine's load (the lab shares its CPUs) hits them all alike; the
+	// table shows each figure's median over the rounds.
+	runs := make([][]benchResult, len(h.pairs))
+	for round := 1; round <= h.cfg.rounds; round++ {
+		for i, p := range h.pairs {
+			r := h.benchPair(ctx, p)
+			runs[i] = append(runs[i], r)
+			if r.Err != "" {
+				h.logf("round %d %-12s error: %s", round, p.name(), r.Err)
+			} else {
+				h.logf("round %d %-12s h->g %8.2f MiB/s  g->h %8.2f MiB/s  raw rtt p50 %8.1f us  ttrpc p50 %8.1f us",
+					round, p.name(), r.H2GMiBps, r.G2HMiBps, r.RawP50us, r.RPCP50us)
+			}
 		}
+	}
+	for _, rs := range runs {
+		h.report.Bench = append(h.report.Bench, medianResult(rs))
 	}
 	h.unixBaseline(ctx)
 	h.ratios()
 	h.printTable()
+}
+
+// medianResult combines one pair's rounds: each figure is the median of
+// the rounds that succeeded; Rounds counts them.
+func medianResult(rs []benchResult) benchResult {
+	var ok []benchResult
+	for _, r := range rs {
+		if r.Err == "" {
+			ok = append(ok, r)
+		}
+	}
+	if len(ok) == 0 {
+		return rs[len(rs)-1]
+	}
+	med := func(f func(benchResult) float64) float64 {
+		v := make([]float64, len(ok))
+		for i, r := range ok {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		if len(v)%2 == 1 {
+			return v[len(v)/2]
+		}
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	m := ok[0]
+	m.H2GMiBps = med(func(r benchResult) float64 { return r.H2GMiBps })
+	m.G2HMiBps = med(func(r benchResult) float64 { return r.G2HMiBps })
+	m.RawP50us = med(func(r benchResult) float64 { return r.RawP50us })
+	m.RawP99us = med(func(r benchResult) float64 { return r.RawP99us })
+	m.RPCP50us = med(func(r benchResult) float64 { return r.RPCP50us })
+	m.RPCP99us = med(func(r benchResult) float64 { return r.RPCP99us })
+	m.HostEvPMB = med(func(r benchResult) float64 { return r.HostEvPMB })
+	m.H2GMiB, m.G2HMiB, m.RawN, m.RPCN = 0, 0, 0, 0
+	for _, r := range ok {
+		m.H2GMiB += r.H2GMiB
+		m.G2HMiB += r.G2HMiB
+		m.RawN += r.RawN
+		m.RPCN += r.RPCN
+	}
+	m.Rounds = len(ok)
+	if len(ok) < len(rs) {
+		m.Err = ""
+		m.Note = fmt.Sprintf("%d of %d rounds failed, e.g.: %s", len(rs)-len(ok), len(rs), firstErr(rs))
+	}
+	return m
+}
+
+func firstErr(rs []benchResult) string {
+	for _, r := range rs {
+		if r.Err != "" {
+			return r.Err
+		}
+	}
+	return ""
 }
 
 func (h *host) benchPair(ctx context.Context, p pair) benchResult {
@@ -905,6 +973,14 @@ func (h *host) printTable() {
 		}
 		fmt.Fprintf(w, "%-12s %-4d %-11s %11.2f %11.2f %9.0f/%-9.0f %9.0f/%-9.0f %9s\n", b.Pair, b.Hops, b.Ring,
 			b.H2GMiBps, b.G2HMiBps, b.RawP50us, b.RawP99us, b.RPCP50us, b.RPCP99us, ev)
+	}
+	for _, b := range h.report.Bench {
+		if b.Note != "" {
+			fmt.Fprintf(w, "%s: %s\n", b.Pair, b.Note)
+		}
+	}
+	if h.cfg.rounds > 1 {
+		fmt.Fprintf(w, "each figure is the median over %d rounds (pairs take turns each round)\n", h.cfg.rounds)
 	}
 	if u := h.report.Unix; u != nil {
 		fmt.Fprintf(w, "unix socket alone (the hop vchan-socket-proxy adds): dom0 %.2f MiB/s, rtt p50 %.0f us; guest %.2f MiB/s, rtt p50 %.0f us\n",

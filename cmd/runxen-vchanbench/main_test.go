@@ -81,7 +81,7 @@ func TestHostAndGuest(t *testing.T) {
 	defer cancel()
 	h, err := newHost(ctx, hostConfig{
 		domid: testGuest, interop: true, bench: true, shutdown: true,
-		checkSize: 300 << 10, benchSize: 1 << 20, benchTime: time.Hour, rttCount: 20, rttTime: time.Hour, pingSize: 64,
+		checkSize: 300 << 10, benchSize: 1 << 20, benchTime: time.Hour, rttCount: 20, rttTime: time.Hour, rounds: 2, pingSize: 64,
 		devices: f.hv.Domain(0),
 	}, f.hostXS, &out)
 	if err != nil {
@@ -202,5 +202,21 @@ func TestRingNames(t *testing.T) {
 	}
 	if cmpEndpoint("go-64K", "go-2K") <= 0 || cmpEndpoint("c", "go-1M") <= 0 || cmpEndpoint("go-1M", "go-64K") <= 0 {
 		t.Error("endpoint order")
+	}
+}
+
+func TestMedianResult(t *testing.T) {
+	rs := []benchResult{
+		{Pair: "p", H2GMiBps: 1, RawP50us: 30, RawN: 10},
+		{Pair: "p", Err: "boom"},
+		{Pair: "p", H2GMiBps: 5, RawP50us: 10, RawN: 10},
+		{Pair: "p", H2GMiBps: 3, RawP50us: 20, RawN: 10},
+	}
+	m := medianResult(rs)
+	if m.H2GMiBps != 3 || m.RawP50us != 20 || m.RawN != 30 || m.Rounds != 3 || m.Err != "" || !strings.Contains(m.Note, "boom") {
+		t.Fatalf("median %+v", m)
+	}
+	if m := medianResult(rs[1:2]); m.Err != "boom" {
+		t.Fatalf("all failed: %+v", m)
 	}
 }
