@@ -1040,7 +1040,7 @@ func (h *host) shutdownGuest(ctx context.Context) {
 		h.report.Failed++
 		return
 	}
-	if err := s.cmd("shutdown"); err == nil {
+	if err = s.cmd("shutdown"); err == nil {
 		_, err = okFields(s.r)
 	}
 	s.conn.Close()

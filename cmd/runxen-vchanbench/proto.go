@@ -238,8 +238,4 @@ type prefixedConn struct {
 
 func (c *prefixedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
-// closeWriter is what *net.UnixConn and *vchan.Conn offer to end our
-// direction of the stream.
-type closeWriter interface{ CloseWrite() error }
-
 var errUsage = errors.New("usage")
