@@ -56,9 +56,10 @@
 // the name it is given, and none looks at any other name. So:
 //
 //   - A symlink the guest made (to /, to ../../etc, to a file outside) is
-//     only ever opened as itself. Walking "through" it fails (ENOTDIR: the
-//     walk from a symlink is refused), chmod and xattrs act on the link or
-//     are refused, readlink returns the text; the server never resolves it.
+//     only ever opened as itself. Walking "through" it fails (a walk
+//     continues only from a directory), as do opening it and creating in
+//     it; chmod and xattrs act on the link or are refused, readlink returns
+//     the text; the server never resolves it.
 //   - ".." is never walked; the guest's kernel resolves it itself.
 //   - A directory the guest swaps for a symlink after a walk changes nothing:
 //     the fid holds the directory's descriptor, not its name. Renames of

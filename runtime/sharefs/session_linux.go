@@ -5,6 +5,7 @@ package sharefs
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync/atomic"
 
 	"github.com/hugelgupf/p9/linux"
@@ -28,14 +29,15 @@ var (
 )
 
 // Attach implements p9.Attacher, for a Tattach without a user.
-func (s *session) Attach() (p9.File, error) { return s.AttachUID(0) }
+func (s *session) Attach() (p9.File, error) { return s.AttachUID(p9.NoUID) }
 
 // AttachUID implements p9.UIDAttacher: the root of the share, for files
 // created through it to belong to uid (Linux attaches once per user with
-// its default access=client).
+// its default access=client). Without a user, files belong to the server's
+// own user (root in dom0).
 func (s *session) AttachUID(uid p9.UID) (p9.File, error) {
 	if !uid.Ok() {
-		uid = 0
+		uid = p9.UID(os.Geteuid())
 	}
 	if err := s.acquire(1); err != nil {
 		return nil, err

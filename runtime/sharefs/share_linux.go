@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"sync"
 
@@ -128,11 +129,14 @@ func (s *Share) Serve(ctx context.Context, conn io.ReadWriteCloser) error {
 	if vw, ok := conn.(p9.VectorWriter); ok {
 		w = vectorConn{conn, vw}
 	}
+	logger.Debug("sharefs: session started")
 	srv.Handle(rd, w)
 
 	if err := rd.err(); err != nil && !isClosedErr(err) {
+		logger.WithError(err).Debug("sharefs: session ended")
 		return fmt.Errorf("sharefs: %s: %w", s.cfg.Dir, err)
 	}
+	logger.Debug("sharefs: session ended")
 	return nil
 }
 
@@ -219,10 +223,10 @@ func (r *sessionReader) err() error {
 	return r.readErr
 }
 
+// isClosedErr reports whether a read error just means the connection ended.
 func isClosedErr(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) ||
-		errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "use of closed") ||
-		errors.Is(err, unix.ECONNRESET)
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, unix.ECONNRESET)
 }
 
 // vectorConn keeps a connection's WriteVectors visible to the p9 server.
