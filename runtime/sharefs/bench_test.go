@@ -25,7 +25,8 @@ import (
 //
 //	go test -run '^$' -bench . -benchtime 2s ./runtime/sharefs/
 
-const benchChunk = 512 << 10 // one Tread/Twrite at the Xen msize
+// benchChunk is one Tread or Twrite: half the Xen msize, so one request each.
+const benchChunk = 256 << 10
 
 func benchEnv(b *testing.B) (dir string, client *p9.Client, root p9.File) {
 	b.Helper()
@@ -43,7 +44,7 @@ func benchEnv(b *testing.B) (dir string, client *p9.Client, root p9.File) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- share.Serve(context.Background(), conns[0]) }()
-	client, err = p9.NewClient(conns[1], p9.WithMessageSize(benchChunk+4096))
+	client, err = p9.NewClient(conns[1], p9.WithMessageSize(DefaultMaxMessageSize))
 	must(b, err)
 	root, err = client.Attach("")
 	must(b, err)
