@@ -21,13 +21,13 @@
 // The message codec and the server loop are github.com/hugelgupf/p9, the
 // 9P2000.L client and server extracted from gVisor (our model, see
 // style-from-anchors), in a patched copy under internal/p9. The
-// alternatives: docker/go-p9p (archived) and knusbaum/go9p, Harvey-OS/ninep
-// and lionkov/go9p speak 9P2000 or 9P2000.u only, which lack what a Linux
-// root file system needs (symlinks and modes done right, xattrs, locks,
-// setattr); gVisor dropped its own p9 package for lisafs and does not
-// publish it as a module. hugelgupf/p9 is complete for 9P2000.L, concurrent,
-// has a client we test with, and follows the File/Attacher model whose
-// concurrency guarantees (documented per method) we rely on. Its newest
+// alternatives: docker/go-p9p (archived), knusbaum/go9p, Harvey-OS/ninep and
+// lionkov/go9p speak 9P2000 or 9P2000.u only, which lack what a Linux root
+// file system needs (Linux modes and owners, symlinks, xattrs, locks,
+// setattr, renameat); gVisor itself has replaced p9 with lisafs. hugelgupf/p9
+// is complete for 9P2000.L, concurrent, maintained (fixes in 2026), has a
+// client we test with, and follows the File/Attacher model whose concurrency
+// guarantees (documented per method) we rely on. Its newest
 // release (v0.4.1) drops setuid and setgid bits from modes the guest sends,
 // which upstream fixed after the release, and a hostile client could make
 // it hold unbounded memory and goroutines; internal/p9/README.md lists
@@ -46,9 +46,11 @@
 //
 // Every file the server knows is an open descriptor, never a path. A walk
 // opens one name at a time relative to its parent's descriptor with
-// O_PATH|O_NOFOLLOW; a name that is empty, ".", "..", contains "/" or NUL,
-// or is longer than 255 bytes is refused before any system call (twice:
-// by the p9 server and by validName). Later operations are system calls on
+// O_PATH|O_NOFOLLOW (through openat2 with RESOLVE_BENEATH,
+// RESOLVE_NO_SYMLINKS and RESOLVE_NO_MAGICLINKS, so the kernel enforces it
+// too); a name that is empty, ".", "..", contains "/" or NUL, or is longer
+// than 255 bytes is refused before any system call (twice: by the p9 server
+// and by validName). Later operations are system calls on
 // that descriptor (fstat, fchownat and utimensat with AT_EMPTY_PATH,
 // fchmodat2, readlinkat, fstatfs) or on it as the directory of exactly one
 // checked name (openat with O_CREAT|O_EXCL|O_NOFOLLOW, mkdirat, symlinkat,
@@ -96,7 +98,10 @@
 // What confinement assumes: the host does not itself move a directory the
 // guest holds a fid in out of the share, and puts no mount in the share it
 // would not want the guest to reach (the server crosses mount points inside
-// the share like any local program).
+// the share like any local program). What it does not cover, as with runc:
+// host programs that later follow the guest's symlinks or run its setuid or
+// capability-bearing files from a volume, and disk space (a host quota's
+// job).
 //
 // # Bounds for a hostile guest
 //

@@ -100,7 +100,7 @@ func (f *file) Walk(names []string) ([]p9.QID, p9.File, error) {
 			f.closeWalk(cur, i)
 			return nil, nil, err
 		}
-		fd, err := openat(cur, name, unix.O_PATH|unix.O_NOFOLLOW, 0)
+		fd, err := walkOpen(cur, name)
 		f.closeWalk(cur, i)
 		if err != nil {
 			f.sess.release(1)
@@ -335,8 +335,13 @@ func (f *file) Open(mode p9.OpenFlags) (p9.QID, uint32, error) {
 	}
 	// Honour the guest's synchronous-write requests (P9_DOTL_DSYNC and
 	// P9_DOTL_SYNC carry Linux's values): a database relying on O_DSYNC
-	// instead of fsync must get durable writes.
+	// instead of fsync must get durable writes. O_TRUNC (Linux's client
+	// truncates with Tsetattr instead, others may not) applies to the fid's
+	// own inode like everything else, and only when writing.
 	flags |= int(mode) & (unix.O_DSYNC | unix.O_SYNC)
+	if flags&unix.O_ACCMODE != unix.O_RDONLY {
+		flags |= int(mode) & unix.O_TRUNC
+	}
 	if err := f.sess.waitRead(0); err != nil {
 		return p9.QID{}, 0, err
 	}
@@ -552,7 +557,7 @@ func (f *file) newNode(name string, typ uint32, uid p9.UID, gid p9.GID, mode uin
 	if typ == unix.S_IFDIR {
 		undo = unix.AT_REMOVEDIR
 	}
-	fd, err := openat(f.fd, name, unix.O_PATH|unix.O_NOFOLLOW, 0)
+	fd, err := walkOpen(f.fd, name)
 	if err != nil {
 		return p9.QID{}, err
 	}

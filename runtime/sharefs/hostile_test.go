@@ -8,11 +8,13 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hugelgupf/p9/linux"
+	"golang.org/x/sys/unix"
 
 	"github.com/runxen/runxen/runtime/iolimit"
 	"github.com/runxen/runxen/runtime/iolimit/iolimittest"
@@ -380,4 +382,45 @@ func (c *vecConn) WriteVectors(bufs [][]byte) error {
 	}
 	_, err := c.Conn.Write(all)
 	return err
+}
+
+func TestAttachNameCannotLeave(t *testing.T) {
+	e := newEnv(t)
+	must(t, os.Mkdir(e.host("sub"), 0o755))
+	rc := dialRaw(t, e.share)
+	if r := rc.roundTrip(versionMsg(8192, "9P2000.L")); r.typ != tRversion {
+		t.Fatal("Tversion")
+	}
+	attach := func(fid uint32, aname string) reply {
+		return rc.roundTrip(frame(tTattach, 1, (&enc{}).u32(fid).u32(noFID).str("u").str(aname).u32(0).b))
+	}
+	for i, aname := range []string{"..", "../outside", "/../outside", "sub/../..", "sub/../../outside/secret"} {
+		if r := attach(uint32(10+i), aname); r.typ != tRlerror {
+			t.Fatalf("attach %q succeeded", aname)
+		}
+	}
+	if r := attach(1, "/sub"); r.typ == tRlerror {
+		t.Fatalf("attach /sub: errno %d", r.errno())
+	}
+}
+
+func TestOpenTruncate(t *testing.T) {
+	e := newEnv(t)
+	e.writeHost("f", "content", 0o644)
+	rc := dialRaw(t, e.share)
+	rc.handshake(8192)
+	open := func(fid, flags uint32) {
+		rc.roundTrip(walkMsg(2, 0, fid, "f"))
+		if r := rc.roundTrip(frame(tTlopen, 3, (&enc{}).u32(fid).u32(flags).b)); r.typ == tRlerror {
+			t.Fatalf("open %#o: errno %d", flags, r.errno())
+		}
+	}
+	open(1, unix.O_RDONLY|unix.O_TRUNC) // read-only: not truncated
+	if st := lstat(t, e.host("f")); st.Size != 7 {
+		t.Fatalf("read-only open truncated to %d", st.Size)
+	}
+	open(2, unix.O_WRONLY|unix.O_TRUNC)
+	if st := lstat(t, e.host("f")); st.Size != 0 {
+		t.Fatalf("O_TRUNC open left %d bytes", st.Size)
+	}
 }

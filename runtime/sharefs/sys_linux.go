@@ -76,6 +76,40 @@ func openat(dirfd int, name string, flags int, mode uint32) (int, error) {
 	return fd, err
 }
 
+// walkOpen opens one name in dirfd as a walk does: O_PATH|O_NOFOLLOW, so a
+// symlink is opened as itself. The name is a single checked component, which
+// alone keeps the lookup inside dirfd; openat2's RESOLVE_BENEATH,
+// RESOLVE_NO_SYMLINKS and RESOLVE_NO_MAGICLINKS make the kernel enforce the
+// same should a bad name ever get this far. (Mount points inside the share
+// are crossed: the host put them there.)
+func walkOpen(dirfd int, name string) (int, error) {
+	if !noOpenat2.Load() {
+		how := unix.OpenHow{
+			Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+		}
+		for range 8 {
+			fd, err := unix.Openat2(dirfd, name, &how)
+			switch err {
+			case unix.EINTR, unix.EAGAIN: // EAGAIN: a concurrent rename; retry
+				continue
+			case unix.ENOSYS:
+				noOpenat2.Store(true)
+			default:
+				return fd, err
+			}
+			break
+		}
+		if !noOpenat2.Load() {
+			return -1, unix.EAGAIN
+		}
+	}
+	return openat(dirfd, name, unix.O_PATH|unix.O_NOFOLLOW, 0)
+}
+
+// noOpenat2 remembers a kernel older than 5.6.
+var noOpenat2 atomic.Bool
+
 func fstat(fd int) (unix.Stat_t, error) {
 	var st unix.Stat_t
 	err := unix.Fstat(fd, &st)
