@@ -424,3 +424,34 @@ func TestOpenTruncate(t *testing.T) {
 		t.Fatalf("O_TRUNC open left %d bytes", st.Size)
 	}
 }
+
+func TestFlush(t *testing.T) {
+	e, clk := blockedEnv(t, Config{})
+	e.writeHost("f", "", 0o644)
+	rc := dialRaw(t, e.share)
+	rc.handshake(8192)
+	flush := func(tag, old uint16) []byte { return frame(tTflush, tag, (&enc{}).u16(old).b) }
+
+	// A Tflush of its own tag, or of a tag not in flight: answered at once.
+	if r := rc.roundTrip(flush(5, 5)); r.typ != tTflush+1 || r.tag != 5 {
+		t.Fatalf("self flush: reply type %d tag %d", r.typ, r.tag)
+	}
+	if r := rc.roundTrip(flush(5, 77)); r.typ != tTflush+1 {
+		t.Fatalf("flush of nothing: reply type %d", r.typ)
+	}
+
+	// A Tflush of a request in flight: Rflush only after that request's
+	// own reply.
+	rc.roundTrip(walkMsg(2, 0, 1, "f"))
+	rc.roundTrip(frame(tTlopen, 3, (&enc{}).u32(1).u32(2).b))
+	must(t, rc.send(frame(tTwrite, 7, (&enc{}).u32(1).u64(0).u32(3).raw([]byte("abc")).b)))
+	clk.BlockUntil(1)
+	must(t, rc.send(flush(8, 7)))
+	clk.Advance(time.Hour)
+	if r := rc.recv(); r.tag != 7 {
+		t.Fatalf("first reply has tag %d, want the flushed request's (7)", r.tag)
+	}
+	if r := rc.recv(); r.tag != 8 || r.typ != tTflush+1 {
+		t.Fatalf("second reply: type %d tag %d, want Rflush 8", r.typ, r.tag)
+	}
+}
