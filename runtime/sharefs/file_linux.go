@@ -24,10 +24,11 @@ import (
 type file struct {
 	p9.DefaultWalkGetAttr // Twalkgetattr is an extension we do not offer
 
-	sess *session
-	fd   int    // O_PATH|O_NOFOLLOW, or the I/O descriptor of a created file
-	typ  uint32 // S_IFMT of the inode; an inode's type never changes
-	uid  p9.UID // the attaching user: owner of what is created through us
+	sess   *session
+	fd     int    // O_PATH|O_NOFOLLOW, or the I/O descriptor of a created file
+	fdIsIO bool   // fd is a created file's I/O descriptor
+	typ    uint32 // S_IFMT of the inode; an inode's type never changes
+	uid    p9.UID // the attaching user: owner of what is created through us
 
 	// ioFD is the descriptor for I/O once opened, else -1; it may equal
 	// fd. Set once by Open or Create and read without locking: the p9
@@ -126,12 +127,24 @@ func (f *file) closeWalk(fd, i int) {
 	}
 }
 
-// clone is a walk of no names: a new file for the same inode.
+// clone is a walk of no names: a new file for the same inode. An O_PATH
+// descriptor is duplicated; a created file's I/O descriptor is not (the
+// clone would share its open file description, and with it its OFD locks),
+// the clone gets an O_PATH descriptor of the same inode instead.
 func (f *file) clone() ([]p9.QID, p9.File, error) {
 	if err := f.sess.acquire(1); err != nil {
 		return nil, nil, err
 	}
-	fd, err := unix.FcntlInt(uintptr(f.fd), unix.F_DUPFD_CLOEXEC, 0)
+	var fd int
+	var err error
+	if f.fdIsIO {
+		var st unix.Stat_t
+		if st, err = fstat(f.fd); err == nil {
+			fd, err = reopen(f.fd, unix.O_PATH, &st)
+		}
+	} else {
+		fd, err = unix.FcntlInt(uintptr(f.fd), unix.F_DUPFD_CLOEXEC, 0)
+	}
 	if err != nil {
 		f.sess.release(1)
 		return nil, nil, errnoErr("clone", err)
@@ -536,7 +549,7 @@ func (f *file) Create(name string, flags p9.OpenFlags, perm p9.FileMode, uid p9.
 	// The I/O descriptor doubles as the file's own: every *at(AT_EMPTY_PATH)
 	// call works on it as on an O_PATH one.
 	nf := f.sess.newFile(fd, &st, f.uid)
-	nf.ioMode = acc
+	nf.fdIsIO, nf.ioMode = true, acc
 	nf.ioFD.Store(int32(fd))
 	return nf, f.sess.qid(&st), 0, nil
 }

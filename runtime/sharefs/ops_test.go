@@ -604,3 +604,24 @@ func TestNoDescriptorLeaks(t *testing.T) {
 	}
 	_ = filepath.Join
 }
+
+// TestCloneOfCreatedFileHasItsOwnDescription: a clone of a freshly created
+// (open) file must not share its open file description, or the clone would
+// keep the creator's OFD locks alive after the creator's fid is gone.
+func TestCloneOfCreatedFileHasItsOwnDescription(t *testing.T) {
+	e := newEnv(t)
+	f := e.create("f", 0o644)
+	if st, err := f.Lock(1, p9.WriteLock, 0, 0, 0, "g"); err != nil || st != p9.LockStatusOK {
+		t.Fatalf("lock: %v %v", st, err)
+	}
+	_, clone, err := f.Walk(nil)
+	must(t, err)
+	defer clone.Close()
+	f.Close()
+	other := e.openFid(p9.ReadWrite, "f")
+	if st, err := other.Lock(2, p9.WriteLock, 0, 0, 0, "g"); err != nil || st != p9.LockStatusOK {
+		t.Fatalf("lock after the creator's clunk: %v %v (the clone kept the lock)", st, err)
+	}
+	_, _, err = clone.Open(p9.ReadOnly)
+	must(t, err)
+}
