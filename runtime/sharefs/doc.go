@@ -108,7 +108,8 @@
 // Per connection: the negotiated msize is at most Config.MaxMessageSize (512
 // KiB, Xen 9pfs's largest) and at most what the connection reports; at most
 // MaxInflight requests (32) are read and handled at once, so goroutines and
-// buffers are bounded (32 x msize of message memory at worst); at most
+// buffers are bounded (a request and a reply buffer each: 32 MiB at worst
+// with a 512 KiB msize, about 6 KiB for an idle connection); at most
 // MaxFIDs fids (16384, EMFILE beyond); at most MaxOpenFiles host
 // descriptors (32768, ENFILE beyond); xattr values at most 64 KiB each and
 // 1 MiB pending in all; walks of at most 16 names; Tread replies within
