@@ -21,7 +21,7 @@ LAB_TIMEOUT ?= 45m
 # host binaries then run on any dom0 distribution.
 GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath
 
-.PHONY: generate check-generated all binaries guest dom0-tests test unit lab-test vet lint demo lab-shell lab-clean host-deps clean help
+.PHONY: generate check-generated all binaries guest dom0-tests bench test unit lab-test vet lint demo lab-shell lab-clean host-deps clean help
 
 all: binaries guest dom0-tests ## build every binary into bin/ and the guest images into bin/guest/
 
@@ -55,6 +55,10 @@ vet:
 
 lab-test: host-deps all ## end-to-end tests in the Xen lab (boots Xen under QEMU)
 	$(GO) test -tags lab -count=1 -v -p 1 -timeout $(LAB_TIMEOUT) ./tests/e2e/...
+
+bench: host-deps all ## benchmarks: in-process Go benchmarks, then the lab's (vchan vs libxenvchan, dom0 <-> guest)
+	$(GO) test -run '^$$' -bench . -benchmem ./runtime/... ./guest-agent/...
+	$(GO) test -tags lab -count=1 -v -p 1 -timeout $(LAB_TIMEOUT) -run Bench ./tests/e2e/...
 
 lint: vet ## go vet and staticcheck
 	@test -x $(TOOLS)/staticcheck || GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
