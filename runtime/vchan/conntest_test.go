@@ -11,6 +11,7 @@ import (
 	"golang.org/x/net/nettest"
 
 	"github.com/runxen/runxen/runtime/vchan"
+	"github.com/runxen/runxen/runtime/xenstore"
 )
 
 func TestNetConn(t *testing.T) {
@@ -114,6 +115,29 @@ func TestListenerCloseBeforeClient(t *testing.T) {
 	must(t, l.Close())
 	if err := <-res; !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Accept: %v", err)
+	}
+	e.checkClean()
+}
+
+// lateCommitStore commits transactions but reports them cancelled, as when
+// ctx ends while the commit's reply is on its way.
+type lateCommitStore struct{ vchan.Store }
+
+func (s lateCommitStore) Transaction(ctx context.Context, fn func(tx *xenstore.Tx) error) error {
+	if err := s.Store.Transaction(ctx, fn); err != nil {
+		return err
+	}
+	return context.Canceled
+}
+
+// TestPublishFailureLeavesNothing: a server whose publication failed after
+// all takes its entries back.
+func TestPublishFailureLeavesNothing(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.serverConfig(0, 0)
+	cfg.Store = lateCommitStore{e.guestXS}
+	if _, err := vchan.NewServer(ctxT(t), cfg); !errors.Is(err, context.Canceled) {
+		t.Fatalf("NewServer: %v", err)
 	}
 	e.checkClean()
 }

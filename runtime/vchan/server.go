@@ -119,6 +119,14 @@ func NewServer(ctx context.Context, cfg Config) (_ *Conn, err error) {
 	c.remote = Addr{Domain: cfg.Peer, Path: cfg.Path}
 
 	if err = publish(ctx, cfg.Store, cfg.Path, *self, cfg.Peer, refs[0], ev.Port()); err != nil {
+		// The commit may have reached xenstored even so: ctx can end while
+		// its reply is on the way (seen in the lab, a Listener closed as it
+		// published a fresh endpoint left entries pointing at unshared
+		// pages). Take them back; requests are served in order, so this
+		// removal follows the commit.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		cfg.Store.Rm(rctx, cfg.Path)
+		cancel()
 		return nil, err
 	}
 	st, path := cfg.Store, cfg.Path
