@@ -720,7 +720,14 @@ func (h *host) benchmark(ctx context.Context) {
 	// table shows each figure's median over the rounds.
 	runs := make([][]benchResult, len(h.pairs))
 	for round := 1; round <= h.cfg.rounds; round++ {
-		for i, p := range h.pairs {
+		for k := range h.pairs {
+			// Every other round goes backwards: a load that grows or
+			// shrinks during the run then favours no pair.
+			i := k
+			if round%2 == 0 {
+				i = len(h.pairs) - 1 - k
+			}
+			p := h.pairs[i]
 			r := h.benchPair(ctx, p)
 			runs[i] = append(runs[i], r)
 			if r.Err != "" {
@@ -801,7 +808,7 @@ func (h *host) benchPair(ctx context.Context, p pair) benchResult {
 	if err != nil {
 		return fail(err)
 	}
-	defer s.close(ctx)
+	defer s.close(ctx) // on failure; closing twice is a no-op
 	buf := make([]byte, 4+frameSize)
 	var evBefore uint64
 	vc, isVchan := s.conn.(*vchan.Conn)
@@ -875,7 +882,11 @@ func (h *host) benchPair(ctx context.Context, p pair) benchResult {
 	if err != nil {
 		return fail(err)
 	}
-	defer s.close(ctx)
+	defer func() {
+		if err := s.close(ctx); err != nil {
+			h.logf("%s: %v", p.name(), err)
+		}
+	}()
 	c, err := s.ttrpc()
 	if err != nil {
 		return fail(err)
