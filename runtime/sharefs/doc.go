@@ -129,7 +129,8 @@
 //     mounted inside the share); QID versions are 0.
 //   - Metadata operations count as one read or write operation for the
 //     share's I/O limits; reads and writes also count their bytes.
-//   - Like every server built on this library, operations on a fid whose
-//     file was unlinked through the same connection (other than getattr and
-//     I/O on open files) fail with EINVAL.
+//   - As in every server built on this library, operations on a fid whose
+//     file was unlinked through the same connection fail with EINVAL, except
+//     getattr, and I/O and setattr on open files (what programs do with an
+//     unlinked temporary file).
 package sharefs

@@ -625,3 +625,22 @@ func TestCloneOfCreatedFileHasItsOwnDescription(t *testing.T) {
 	_, _, err = clone.Open(p9.ReadOnly)
 	must(t, err)
 }
+
+// TestUnlinkedOpenFile: a file unlinked while open can still be read,
+// written, truncated and chmodded through its open fid, as locally.
+func TestUnlinkedOpenFile(t *testing.T) {
+	e := newEnv(t)
+	f := e.create("tmp", 0o600)
+	writeAll(t, f, []byte("scratch data"), 0)
+	must(t, e.root.UnlinkAt("tmp", 0))
+	must(t, f.SetAttr(p9.SetAttrMask{Size: true}, p9.SetAttr{Size: 7}))
+	must(t, f.SetAttr(p9.SetAttrMask{Permissions: true}, p9.SetAttr{Permissions: 0o640}))
+	_, _, attr, err := f.GetAttr(p9.AttrMaskAll)
+	must(t, err)
+	if attr.Size != 7 || attr.Mode.Permissions() != 0o640 || attr.NLink != 0 {
+		t.Fatalf("unlinked file attrs %+v", attr)
+	}
+	if got := readAll(t, f); string(got) != "scratch" {
+		t.Fatalf("read %q", got)
+	}
+}
