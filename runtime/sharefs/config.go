@@ -1,3 +1,5 @@
+//go:build sharefs_codec
+
 package sharefs
 
 import (

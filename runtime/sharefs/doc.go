@@ -1,3 +1,5 @@
+//go:build sharefs_codec
+
 // Package sharefs is the file server behind a guest's shares: a confined
 // 9P2000.L server for one host directory (a container's root file system or
 // a volume), run in dom0 as root, that a Xen PV guest mounts over Xen's 9pfs

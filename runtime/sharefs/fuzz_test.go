@@ -1,4 +1,4 @@
-//go:build linux
+//go:build sharefs_codec && (linux)
 
 package sharefs
 
