@@ -1,4 +1,4 @@
-//go:build sharefs_codec
+//go:build ignore
 
 package sharefs
 

@@ -1,4 +1,4 @@
-//go:build sharefs_codec
+//go:build ignore
 
 // Package sharefs is the file server behind a guest's shares: a confined
 // 9P2000.L server for one host directory (a container's root file system or

@@ -1,4 +1,4 @@
-//go:build sharefs_codec && (linux)
+//go:build ignore && (linux)
 
 package sharefs
 
