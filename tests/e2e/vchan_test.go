@@ -209,12 +209,9 @@ func checkVchanCleanup(t *testing.T, l *lab.Lab, g *benchGuest, rep *vchanReport
 // is checked where vchan-socket-proxy passes it on. At the end the guest
 // withdraws everything and powers off, and nothing is left behind.
 func TestVchanInterop(t *testing.T) {
-	// In one clean-clone run of make test (2026-11-26) this test hung in a vchan-socket-proxy
-	// client (the C side) for over 20 minutes after passing in three other runs; until that
-	// hang is understood it runs with the benchmarks (make bench), not in make test.
-	if os.Getenv("RUNXEN_BENCH") != "1" && !runSelects("Bench") && !runSelects("Interop") {
-		t.Skip("vchan interop with libxenvchan: run with make bench, -run Interop or RUNXEN_BENCH=1")
-	}
+	// Every check is bounded (runxen-vchanbench's checkTimeout): a vchan-socket-proxy client
+	// that waits for an event nobody owes it (seen with its own C server too, so a libxenvchan
+	// behaviour, not ours) fails or is worked around within minutes instead of hanging the run.
 	l := lab.Get(t)
 	g := startBenchGuest(t, l, benchInitramfs(t, l), "0,65536")
 	rep, out := runVchanHost(t, l, g, 25*time.Minute, "-interop", "-check-mib", "0.25", "-shutdown")
