@@ -24,6 +24,7 @@ import (
 	"github.com/runxen/runxen/guest-agent/runc"
 	"github.com/runxen/runxen/guest-agent/server"
 	"github.com/runxen/runxen/guest-agent/service"
+	"github.com/runxen/runxen/guest-agent/shares"
 	"github.com/runxen/runxen/guest-agent/sysinit"
 )
 
@@ -226,6 +227,7 @@ func serve(ctx context.Context, opts Options, pid1 bool) error {
 		Caps:      caps,
 		BundleDir: opts.BundleDir,
 		OOM:       oom,
+		Shares:    shares.NewMounter(),
 		PowerOff: func(reason string) {
 			cancel(fmt.Errorf("power off: %s", reason))
 		},

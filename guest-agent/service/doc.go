@@ -27,9 +27,12 @@
 // read, OOM event or exit status whose reply is lost because the
 // connection dropped after the handler returned is gone (a read whose
 // caller left before it took data takes nothing); there is no call to
-// delete an exec, so at most 128 collected execs are kept per container;
-// and there is no call to mount a share, so root.path must already exist in
-// the guest.
+// delete an exec, so at most 128 collected execs are kept per container.
+//
+// Shares: MountShare mounts a share dom0 serves (package shares checks the
+// request and makes the mount); a container's root.path is then that
+// mount point, or any other path in the guest. SyncFS is sync(2), before
+// dom0 flushes its side of the shares.
 //
 // Errors wrap errdefs sentinels (NotFound for unknown IDs, AlreadyExists,
 // FailedPrecondition for a call in the wrong state, InvalidArgument for bad

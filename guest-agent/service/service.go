@@ -14,6 +14,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	agent "github.com/runxen/runxen/guest-agent/api/v1"
+	"github.com/runxen/runxen/guest-agent/shares"
 	"github.com/runxen/runxen/guest-agent/speccheck"
 	"github.com/runxen/runxen/guest-agent/stdio"
 )
@@ -62,10 +63,19 @@ type Config struct {
 	OOM OOMWatcher
 	// AgentVersion is reported by Version; empty means from build info.
 	AgentVersion string
+	// Shares mounts dom0's shares and flushes the guest's file systems
+	// (package shares); nil refuses MountShare and SyncFS.
+	Shares Shares
 
 	PowerOffGrace  time.Duration
 	PowerOffDelay  time.Duration
 	CommandTimeout time.Duration
+}
+
+// Shares is what the service needs of *shares.Mounter.
+type Shares interface {
+	Mount(ctx context.Context, q shares.Request) error
+	Sync(ctx context.Context) error
 }
 
 // OOMWatcher is what the service needs of cgroup.OOMWatcher.

@@ -27,6 +27,63 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ShareCache is the 9p client's cache mode (Linux's cache= mount option).
+type ShareCache int32
+
+const (
+	// The agent's default, chosen by measurement (docs/design/filesharing.md).
+	ShareCache_SHARE_CACHE_DEFAULT ShareCache = 0
+	// No page cache: every read and write goes to dom0; shared writable mmap is refused.
+	ShareCache_SHARE_CACHE_NONE ShareCache = 1
+	// Page cache for mmap only; reads, writes and metadata still go to dom0 each time.
+	ShareCache_SHARE_CACHE_MMAP ShareCache = 2
+	// Page cache and metadata cached: fastest, but changes made in dom0 may not be seen.
+	ShareCache_SHARE_CACHE_LOOSE ShareCache = 3
+)
+
+// Enum value maps for ShareCache.
+var (
+	ShareCache_name = map[int32]string{
+		0: "SHARE_CACHE_DEFAULT",
+		1: "SHARE_CACHE_NONE",
+		2: "SHARE_CACHE_MMAP",
+		3: "SHARE_CACHE_LOOSE",
+	}
+	ShareCache_value = map[string]int32{
+		"SHARE_CACHE_DEFAULT": 0,
+		"SHARE_CACHE_NONE":    1,
+		"SHARE_CACHE_MMAP":    2,
+		"SHARE_CACHE_LOOSE":   3,
+	}
+)
+
+func (x ShareCache) Enum() *ShareCache {
+	p := new(ShareCache)
+	*p = x
+	return p
+}
+
+func (x ShareCache) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ShareCache) Descriptor() protoreflect.EnumDescriptor {
+	return file_guest_agent_api_v1_agent_proto_enumTypes[0].Descriptor()
+}
+
+func (ShareCache) Type() protoreflect.EnumType {
+	return &file_guest_agent_api_v1_agent_proto_enumTypes[0]
+}
+
+func (x ShareCache) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ShareCache.Descriptor instead.
+func (ShareCache) EnumDescriptor() ([]byte, []int) {
+	return file_guest_agent_api_v1_agent_proto_rawDescGZIP(), []int{0}
+}
+
 type VersionResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	AgentVersion  string                 `protobuf:"bytes,1,opt,name=agent_version,json=agentVersion,proto3" json:"agent_version,omitempty"`
@@ -1312,6 +1369,86 @@ func (x *OOMEvent) GetContainerId() string {
 	return ""
 }
 
+type MountShareRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// tag names the share (its 9pfs device's tag): 1 to 63 characters from [A-Za-z0-9._-].
+	Tag string `protobuf:"bytes,1,opt,name=tag,proto3" json:"tag,omitempty"`
+	// target is where to mount it: an absolute, clean path in the guest, outside /proc, /sys and
+	// /dev. Missing directories are created; no component may be a symbolic link.
+	Target   string `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
+	ReadOnly bool   `protobuf:"varint,3,opt,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
+	// msize is the largest 9P message in bytes (8 KiB to 512 KiB); 0 means the agent's default.
+	Msize         uint32     `protobuf:"varint,4,opt,name=msize,proto3" json:"msize,omitempty"`
+	Cache         ShareCache `protobuf:"varint,5,opt,name=cache,proto3,enum=runxen.agent.v1.ShareCache" json:"cache,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MountShareRequest) Reset() {
+	*x = MountShareRequest{}
+	mi := &file_guest_agent_api_v1_agent_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MountShareRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MountShareRequest) ProtoMessage() {}
+
+func (x *MountShareRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_guest_agent_api_v1_agent_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MountShareRequest.ProtoReflect.Descriptor instead.
+func (*MountShareRequest) Descriptor() ([]byte, []int) {
+	return file_guest_agent_api_v1_agent_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *MountShareRequest) GetTag() string {
+	if x != nil {
+		return x.Tag
+	}
+	return ""
+}
+
+func (x *MountShareRequest) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *MountShareRequest) GetReadOnly() bool {
+	if x != nil {
+		return x.ReadOnly
+	}
+	return false
+}
+
+func (x *MountShareRequest) GetMsize() uint32 {
+	if x != nil {
+		return x.Msize
+	}
+	return 0
+}
+
+func (x *MountShareRequest) GetCache() ShareCache {
+	if x != nil {
+		return x.Cache
+	}
+	return ShareCache_SHARE_CACHE_DEFAULT
+}
+
 var File_guest_agent_api_v1_agent_proto protoreflect.FileDescriptor
 
 const file_guest_agent_api_v1_agent_proto_rawDesc = "" +
@@ -1407,7 +1544,19 @@ const file_guest_agent_api_v1_agent_proto_rawDesc = "" +
 	"\fcontainer_id\x18\x01 \x01(\tR\vcontainerId\x12\x1c\n" +
 	"\tresources\x18\x02 \x01(\fR\tresources\"-\n" +
 	"\bOOMEvent\x12!\n" +
-	"\fcontainer_id\x18\x01 \x01(\tR\vcontainerId2\xd9\f\n" +
+	"\fcontainer_id\x18\x01 \x01(\tR\vcontainerId\"\xa3\x01\n" +
+	"\x11MountShareRequest\x12\x10\n" +
+	"\x03tag\x18\x01 \x01(\tR\x03tag\x12\x16\n" +
+	"\x06target\x18\x02 \x01(\tR\x06target\x12\x1b\n" +
+	"\tread_only\x18\x03 \x01(\bR\breadOnly\x12\x14\n" +
+	"\x05msize\x18\x04 \x01(\rR\x05msize\x121\n" +
+	"\x05cache\x18\x05 \x01(\x0e2\x1b.runxen.agent.v1.ShareCacheR\x05cache*h\n" +
+	"\n" +
+	"ShareCache\x12\x17\n" +
+	"\x13SHARE_CACHE_DEFAULT\x10\x00\x12\x14\n" +
+	"\x10SHARE_CACHE_NONE\x10\x01\x12\x14\n" +
+	"\x10SHARE_CACHE_MMAP\x10\x02\x12\x15\n" +
+	"\x11SHARE_CACHE_LOOSE\x10\x032\xdd\r\n" +
 	"\x05Agent\x12C\n" +
 	"\aVersion\x12\x16.google.protobuf.Empty\x1a .runxen.agent.v1.VersionResponse\x12d\n" +
 	"\x0fCreateContainer\x12'.runxen.agent.v1.CreateContainerRequest\x1a(.runxen.agent.v1.CreateContainerResponse\x12P\n" +
@@ -1432,7 +1581,10 @@ const file_guest_agent_api_v1_agent_proto_rawDesc = "" +
 	"\x0ePauseContainer\x12!.runxen.agent.v1.ContainerRequest\x1a\x16.google.protobuf.Empty\x12L\n" +
 	"\x0fResumeContainer\x12!.runxen.agent.v1.ContainerRequest\x1a\x16.google.protobuf.Empty\x12@\n" +
 	"\vGetOOMEvent\x12\x16.google.protobuf.Empty\x1a\x19.runxen.agent.v1.OOMEvent\x12:\n" +
-	"\bShutdown\x12\x16.google.protobuf.Empty\x1a\x16.google.protobuf.EmptyB3Z1github.com/runxen/runxen/guest-agent/api/v1;agentb\x06proto3"
+	"\bShutdown\x12\x16.google.protobuf.Empty\x1a\x16.google.protobuf.Empty\x12H\n" +
+	"\n" +
+	"MountShare\x12\".runxen.agent.v1.MountShareRequest\x1a\x16.google.protobuf.Empty\x128\n" +
+	"\x06SyncFS\x12\x16.google.protobuf.Empty\x1a\x16.google.protobuf.EmptyB3Z1github.com/runxen/runxen/guest-agent/api/v1;agentb\x06proto3"
 
 var (
 	file_guest_agent_api_v1_agent_proto_rawDescOnce sync.Once
@@ -1446,83 +1598,91 @@ func file_guest_agent_api_v1_agent_proto_rawDescGZIP() []byte {
 	return file_guest_agent_api_v1_agent_proto_rawDescData
 }
 
-var file_guest_agent_api_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_guest_agent_api_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_guest_agent_api_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_guest_agent_api_v1_agent_proto_goTypes = []any{
-	(*VersionResponse)(nil),         // 0: runxen.agent.v1.VersionResponse
-	(*CreateContainerRequest)(nil),  // 1: runxen.agent.v1.CreateContainerRequest
-	(*CreateContainerResponse)(nil), // 2: runxen.agent.v1.CreateContainerResponse
-	(*StartContainerRequest)(nil),   // 3: runxen.agent.v1.StartContainerRequest
-	(*RemoveContainerRequest)(nil),  // 4: runxen.agent.v1.RemoveContainerRequest
-	(*ContainerRequest)(nil),        // 5: runxen.agent.v1.ContainerRequest
-	(*ProcessRequest)(nil),          // 6: runxen.agent.v1.ProcessRequest
-	(*ExecProcessRequest)(nil),      // 7: runxen.agent.v1.ExecProcessRequest
-	(*ExecProcessResponse)(nil),     // 8: runxen.agent.v1.ExecProcessResponse
-	(*StartProcessResponse)(nil),    // 9: runxen.agent.v1.StartProcessResponse
-	(*SignalProcessRequest)(nil),    // 10: runxen.agent.v1.SignalProcessRequest
-	(*WaitProcessResponse)(nil),     // 11: runxen.agent.v1.WaitProcessResponse
-	(*ResizePtyRequest)(nil),        // 12: runxen.agent.v1.ResizePtyRequest
-	(*WriteStdinRequest)(nil),       // 13: runxen.agent.v1.WriteStdinRequest
-	(*WriteStdinResponse)(nil),      // 14: runxen.agent.v1.WriteStdinResponse
-	(*ReadStreamRequest)(nil),       // 15: runxen.agent.v1.ReadStreamRequest
-	(*ReadStreamResponse)(nil),      // 16: runxen.agent.v1.ReadStreamResponse
-	(*ProcessInfo)(nil),             // 17: runxen.agent.v1.ProcessInfo
-	(*ListProcessesResponse)(nil),   // 18: runxen.agent.v1.ListProcessesResponse
-	(*StatsResponse)(nil),           // 19: runxen.agent.v1.StatsResponse
-	(*UpdateResourcesRequest)(nil),  // 20: runxen.agent.v1.UpdateResourcesRequest
-	(*OOMEvent)(nil),                // 21: runxen.agent.v1.OOMEvent
-	nil,                             // 22: runxen.agent.v1.StatsResponse.MemoryStatEntry
-	(*timestamppb.Timestamp)(nil),   // 23: google.protobuf.Timestamp
-	(*emptypb.Empty)(nil),           // 24: google.protobuf.Empty
+	(ShareCache)(0),                 // 0: runxen.agent.v1.ShareCache
+	(*VersionResponse)(nil),         // 1: runxen.agent.v1.VersionResponse
+	(*CreateContainerRequest)(nil),  // 2: runxen.agent.v1.CreateContainerRequest
+	(*CreateContainerResponse)(nil), // 3: runxen.agent.v1.CreateContainerResponse
+	(*StartContainerRequest)(nil),   // 4: runxen.agent.v1.StartContainerRequest
+	(*RemoveContainerRequest)(nil),  // 5: runxen.agent.v1.RemoveContainerRequest
+	(*ContainerRequest)(nil),        // 6: runxen.agent.v1.ContainerRequest
+	(*ProcessRequest)(nil),          // 7: runxen.agent.v1.ProcessRequest
+	(*ExecProcessRequest)(nil),      // 8: runxen.agent.v1.ExecProcessRequest
+	(*ExecProcessResponse)(nil),     // 9: runxen.agent.v1.ExecProcessResponse
+	(*StartProcessResponse)(nil),    // 10: runxen.agent.v1.StartProcessResponse
+	(*SignalProcessRequest)(nil),    // 11: runxen.agent.v1.SignalProcessRequest
+	(*WaitProcessResponse)(nil),     // 12: runxen.agent.v1.WaitProcessResponse
+	(*ResizePtyRequest)(nil),        // 13: runxen.agent.v1.ResizePtyRequest
+	(*WriteStdinRequest)(nil),       // 14: runxen.agent.v1.WriteStdinRequest
+	(*WriteStdinResponse)(nil),      // 15: runxen.agent.v1.WriteStdinResponse
+	(*ReadStreamRequest)(nil),       // 16: runxen.agent.v1.ReadStreamRequest
+	(*ReadStreamResponse)(nil),      // 17: runxen.agent.v1.ReadStreamResponse
+	(*ProcessInfo)(nil),             // 18: runxen.agent.v1.ProcessInfo
+	(*ListProcessesResponse)(nil),   // 19: runxen.agent.v1.ListProcessesResponse
+	(*StatsResponse)(nil),           // 20: runxen.agent.v1.StatsResponse
+	(*UpdateResourcesRequest)(nil),  // 21: runxen.agent.v1.UpdateResourcesRequest
+	(*OOMEvent)(nil),                // 22: runxen.agent.v1.OOMEvent
+	(*MountShareRequest)(nil),       // 23: runxen.agent.v1.MountShareRequest
+	nil,                             // 24: runxen.agent.v1.StatsResponse.MemoryStatEntry
+	(*timestamppb.Timestamp)(nil),   // 25: google.protobuf.Timestamp
+	(*emptypb.Empty)(nil),           // 26: google.protobuf.Empty
 }
 var file_guest_agent_api_v1_agent_proto_depIdxs = []int32{
-	23, // 0: runxen.agent.v1.WaitProcessResponse.exited_at:type_name -> google.protobuf.Timestamp
-	17, // 1: runxen.agent.v1.ListProcessesResponse.processes:type_name -> runxen.agent.v1.ProcessInfo
-	22, // 2: runxen.agent.v1.StatsResponse.memory_stat:type_name -> runxen.agent.v1.StatsResponse.MemoryStatEntry
-	24, // 3: runxen.agent.v1.Agent.Version:input_type -> google.protobuf.Empty
-	1,  // 4: runxen.agent.v1.Agent.CreateContainer:input_type -> runxen.agent.v1.CreateContainerRequest
-	3,  // 5: runxen.agent.v1.Agent.StartContainer:input_type -> runxen.agent.v1.StartContainerRequest
-	4,  // 6: runxen.agent.v1.Agent.RemoveContainer:input_type -> runxen.agent.v1.RemoveContainerRequest
-	7,  // 7: runxen.agent.v1.Agent.ExecProcess:input_type -> runxen.agent.v1.ExecProcessRequest
-	6,  // 8: runxen.agent.v1.Agent.StartProcess:input_type -> runxen.agent.v1.ProcessRequest
-	10, // 9: runxen.agent.v1.Agent.SignalProcess:input_type -> runxen.agent.v1.SignalProcessRequest
-	6,  // 10: runxen.agent.v1.Agent.WaitProcess:input_type -> runxen.agent.v1.ProcessRequest
-	12, // 11: runxen.agent.v1.Agent.ResizePty:input_type -> runxen.agent.v1.ResizePtyRequest
-	13, // 12: runxen.agent.v1.Agent.WriteStdin:input_type -> runxen.agent.v1.WriteStdinRequest
-	6,  // 13: runxen.agent.v1.Agent.CloseStdin:input_type -> runxen.agent.v1.ProcessRequest
-	15, // 14: runxen.agent.v1.Agent.ReadStdout:input_type -> runxen.agent.v1.ReadStreamRequest
-	15, // 15: runxen.agent.v1.Agent.ReadStderr:input_type -> runxen.agent.v1.ReadStreamRequest
-	5,  // 16: runxen.agent.v1.Agent.ListProcesses:input_type -> runxen.agent.v1.ContainerRequest
-	5,  // 17: runxen.agent.v1.Agent.Stats:input_type -> runxen.agent.v1.ContainerRequest
-	20, // 18: runxen.agent.v1.Agent.UpdateResources:input_type -> runxen.agent.v1.UpdateResourcesRequest
-	5,  // 19: runxen.agent.v1.Agent.PauseContainer:input_type -> runxen.agent.v1.ContainerRequest
-	5,  // 20: runxen.agent.v1.Agent.ResumeContainer:input_type -> runxen.agent.v1.ContainerRequest
-	24, // 21: runxen.agent.v1.Agent.GetOOMEvent:input_type -> google.protobuf.Empty
-	24, // 22: runxen.agent.v1.Agent.Shutdown:input_type -> google.protobuf.Empty
-	0,  // 23: runxen.agent.v1.Agent.Version:output_type -> runxen.agent.v1.VersionResponse
-	2,  // 24: runxen.agent.v1.Agent.CreateContainer:output_type -> runxen.agent.v1.CreateContainerResponse
-	24, // 25: runxen.agent.v1.Agent.StartContainer:output_type -> google.protobuf.Empty
-	24, // 26: runxen.agent.v1.Agent.RemoveContainer:output_type -> google.protobuf.Empty
-	8,  // 27: runxen.agent.v1.Agent.ExecProcess:output_type -> runxen.agent.v1.ExecProcessResponse
-	9,  // 28: runxen.agent.v1.Agent.StartProcess:output_type -> runxen.agent.v1.StartProcessResponse
-	24, // 29: runxen.agent.v1.Agent.SignalProcess:output_type -> google.protobuf.Empty
-	11, // 30: runxen.agent.v1.Agent.WaitProcess:output_type -> runxen.agent.v1.WaitProcessResponse
-	24, // 31: runxen.agent.v1.Agent.ResizePty:output_type -> google.protobuf.Empty
-	14, // 32: runxen.agent.v1.Agent.WriteStdin:output_type -> runxen.agent.v1.WriteStdinResponse
-	24, // 33: runxen.agent.v1.Agent.CloseStdin:output_type -> google.protobuf.Empty
-	16, // 34: runxen.agent.v1.Agent.ReadStdout:output_type -> runxen.agent.v1.ReadStreamResponse
-	16, // 35: runxen.agent.v1.Agent.ReadStderr:output_type -> runxen.agent.v1.ReadStreamResponse
-	18, // 36: runxen.agent.v1.Agent.ListProcesses:output_type -> runxen.agent.v1.ListProcessesResponse
-	19, // 37: runxen.agent.v1.Agent.Stats:output_type -> runxen.agent.v1.StatsResponse
-	24, // 38: runxen.agent.v1.Agent.UpdateResources:output_type -> google.protobuf.Empty
-	24, // 39: runxen.agent.v1.Agent.PauseContainer:output_type -> google.protobuf.Empty
-	24, // 40: runxen.agent.v1.Agent.ResumeContainer:output_type -> google.protobuf.Empty
-	21, // 41: runxen.agent.v1.Agent.GetOOMEvent:output_type -> runxen.agent.v1.OOMEvent
-	24, // 42: runxen.agent.v1.Agent.Shutdown:output_type -> google.protobuf.Empty
-	23, // [23:43] is the sub-list for method output_type
-	3,  // [3:23] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	25, // 0: runxen.agent.v1.WaitProcessResponse.exited_at:type_name -> google.protobuf.Timestamp
+	18, // 1: runxen.agent.v1.ListProcessesResponse.processes:type_name -> runxen.agent.v1.ProcessInfo
+	24, // 2: runxen.agent.v1.StatsResponse.memory_stat:type_name -> runxen.agent.v1.StatsResponse.MemoryStatEntry
+	0,  // 3: runxen.agent.v1.MountShareRequest.cache:type_name -> runxen.agent.v1.ShareCache
+	26, // 4: runxen.agent.v1.Agent.Version:input_type -> google.protobuf.Empty
+	2,  // 5: runxen.agent.v1.Agent.CreateContainer:input_type -> runxen.agent.v1.CreateContainerRequest
+	4,  // 6: runxen.agent.v1.Agent.StartContainer:input_type -> runxen.agent.v1.StartContainerRequest
+	5,  // 7: runxen.agent.v1.Agent.RemoveContainer:input_type -> runxen.agent.v1.RemoveContainerRequest
+	8,  // 8: runxen.agent.v1.Agent.ExecProcess:input_type -> runxen.agent.v1.ExecProcessRequest
+	7,  // 9: runxen.agent.v1.Agent.StartProcess:input_type -> runxen.agent.v1.ProcessRequest
+	11, // 10: runxen.agent.v1.Agent.SignalProcess:input_type -> runxen.agent.v1.SignalProcessRequest
+	7,  // 11: runxen.agent.v1.Agent.WaitProcess:input_type -> runxen.agent.v1.ProcessRequest
+	13, // 12: runxen.agent.v1.Agent.ResizePty:input_type -> runxen.agent.v1.ResizePtyRequest
+	14, // 13: runxen.agent.v1.Agent.WriteStdin:input_type -> runxen.agent.v1.WriteStdinRequest
+	7,  // 14: runxen.agent.v1.Agent.CloseStdin:input_type -> runxen.agent.v1.ProcessRequest
+	16, // 15: runxen.agent.v1.Agent.ReadStdout:input_type -> runxen.agent.v1.ReadStreamRequest
+	16, // 16: runxen.agent.v1.Agent.ReadStderr:input_type -> runxen.agent.v1.ReadStreamRequest
+	6,  // 17: runxen.agent.v1.Agent.ListProcesses:input_type -> runxen.agent.v1.ContainerRequest
+	6,  // 18: runxen.agent.v1.Agent.Stats:input_type -> runxen.agent.v1.ContainerRequest
+	21, // 19: runxen.agent.v1.Agent.UpdateResources:input_type -> runxen.agent.v1.UpdateResourcesRequest
+	6,  // 20: runxen.agent.v1.Agent.PauseContainer:input_type -> runxen.agent.v1.ContainerRequest
+	6,  // 21: runxen.agent.v1.Agent.ResumeContainer:input_type -> runxen.agent.v1.ContainerRequest
+	26, // 22: runxen.agent.v1.Agent.GetOOMEvent:input_type -> google.protobuf.Empty
+	26, // 23: runxen.agent.v1.Agent.Shutdown:input_type -> google.protobuf.Empty
+	23, // 24: runxen.agent.v1.Agent.MountShare:input_type -> runxen.agent.v1.MountShareRequest
+	26, // 25: runxen.agent.v1.Agent.SyncFS:input_type -> google.protobuf.Empty
+	1,  // 26: runxen.agent.v1.Agent.Version:output_type -> runxen.agent.v1.VersionResponse
+	3,  // 27: runxen.agent.v1.Agent.CreateContainer:output_type -> runxen.agent.v1.CreateContainerResponse
+	26, // 28: runxen.agent.v1.Agent.StartContainer:output_type -> google.protobuf.Empty
+	26, // 29: runxen.agent.v1.Agent.RemoveContainer:output_type -> google.protobuf.Empty
+	9,  // 30: runxen.agent.v1.Agent.ExecProcess:output_type -> runxen.agent.v1.ExecProcessResponse
+	10, // 31: runxen.agent.v1.Agent.StartProcess:output_type -> runxen.agent.v1.StartProcessResponse
+	26, // 32: runxen.agent.v1.Agent.SignalProcess:output_type -> google.protobuf.Empty
+	12, // 33: runxen.agent.v1.Agent.WaitProcess:output_type -> runxen.agent.v1.WaitProcessResponse
+	26, // 34: runxen.agent.v1.Agent.ResizePty:output_type -> google.protobuf.Empty
+	15, // 35: runxen.agent.v1.Agent.WriteStdin:output_type -> runxen.agent.v1.WriteStdinResponse
+	26, // 36: runxen.agent.v1.Agent.CloseStdin:output_type -> google.protobuf.Empty
+	17, // 37: runxen.agent.v1.Agent.ReadStdout:output_type -> runxen.agent.v1.ReadStreamResponse
+	17, // 38: runxen.agent.v1.Agent.ReadStderr:output_type -> runxen.agent.v1.ReadStreamResponse
+	19, // 39: runxen.agent.v1.Agent.ListProcesses:output_type -> runxen.agent.v1.ListProcessesResponse
+	20, // 40: runxen.agent.v1.Agent.Stats:output_type -> runxen.agent.v1.StatsResponse
+	26, // 41: runxen.agent.v1.Agent.UpdateResources:output_type -> google.protobuf.Empty
+	26, // 42: runxen.agent.v1.Agent.PauseContainer:output_type -> google.protobuf.Empty
+	26, // 43: runxen.agent.v1.Agent.ResumeContainer:output_type -> google.protobuf.Empty
+	22, // 44: runxen.agent.v1.Agent.GetOOMEvent:output_type -> runxen.agent.v1.OOMEvent
+	26, // 45: runxen.agent.v1.Agent.Shutdown:output_type -> google.protobuf.Empty
+	26, // 46: runxen.agent.v1.Agent.MountShare:output_type -> google.protobuf.Empty
+	26, // 47: runxen.agent.v1.Agent.SyncFS:output_type -> google.protobuf.Empty
+	26, // [26:48] is the sub-list for method output_type
+	4,  // [4:26] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_guest_agent_api_v1_agent_proto_init() }
@@ -1535,13 +1695,14 @@ func file_guest_agent_api_v1_agent_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_guest_agent_api_v1_agent_proto_rawDesc), len(file_guest_agent_api_v1_agent_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   23,
+			NumEnums:      1,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_guest_agent_api_v1_agent_proto_goTypes,
 		DependencyIndexes: file_guest_agent_api_v1_agent_proto_depIdxs,
+		EnumInfos:         file_guest_agent_api_v1_agent_proto_enumTypes,
 		MessageInfos:      file_guest_agent_api_v1_agent_proto_msgTypes,
 	}.Build()
 	File_guest_agent_api_v1_agent_proto = out.File

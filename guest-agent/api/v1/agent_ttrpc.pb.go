@@ -29,6 +29,8 @@ type AgentService interface {
 	ResumeContainer(context.Context, *ContainerRequest) (*emptypb.Empty, error)
 	GetOOMEvent(context.Context, *emptypb.Empty) (*OOMEvent, error)
 	Shutdown(context.Context, *emptypb.Empty) (*emptypb.Empty, error)
+	MountShare(context.Context, *MountShareRequest) (*emptypb.Empty, error)
+	SyncFS(context.Context, *emptypb.Empty) (*emptypb.Empty, error)
 }
 
 func RegisterAgentService(srv *ttrpc.Server, svc AgentService) {
@@ -173,6 +175,20 @@ func RegisterAgentService(srv *ttrpc.Server, svc AgentService) {
 					return nil, err
 				}
 				return svc.Shutdown(ctx, &req)
+			},
+			"MountShare": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
+				var req MountShareRequest
+				if err := unmarshal(&req); err != nil {
+					return nil, err
+				}
+				return svc.MountShare(ctx, &req)
+			},
+			"SyncFS": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
+				var req emptypb.Empty
+				if err := unmarshal(&req); err != nil {
+					return nil, err
+				}
+				return svc.SyncFS(ctx, &req)
 			},
 		},
 	})
@@ -343,6 +359,22 @@ func (c *agentClient) GetOOMEvent(ctx context.Context, req *emptypb.Empty) (*OOM
 func (c *agentClient) Shutdown(ctx context.Context, req *emptypb.Empty) (*emptypb.Empty, error) {
 	var resp emptypb.Empty
 	if err := c.client.Call(ctx, "runxen.agent.v1.Agent", "Shutdown", req, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+func (c *agentClient) MountShare(ctx context.Context, req *MountShareRequest) (*emptypb.Empty, error) {
+	var resp emptypb.Empty
+	if err := c.client.Call(ctx, "runxen.agent.v1.Agent", "MountShare", req, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+func (c *agentClient) SyncFS(ctx context.Context, req *emptypb.Empty) (*emptypb.Empty, error) {
+	var resp emptypb.Empty
+	if err := c.client.Call(ctx, "runxen.agent.v1.Agent", "SyncFS", req, &resp); err != nil {
 		return nil, err
 	}
 	return &resp, nil

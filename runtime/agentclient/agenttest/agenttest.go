@@ -73,6 +73,7 @@ type Agent struct {
 	mu         sync.Mutex
 	containers map[string]*container
 	calls      []string
+	mounts     map[string]*agent.MountShareRequest // by tag
 }
 
 type container struct {
