@@ -1,4 +1,4 @@
-//go:build ignore && (linux)
+//go:build linux
 
 package sharefs
 
@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/runxen/runxen/runtime/sharefs/internal/p9"
+	"github.com/runxen/runxen/runtime/p9"
 )
 
 // Benchmarks: the server through an in-process client over a unix socket
@@ -98,7 +98,7 @@ func BenchmarkSequentialWrite(b *testing.B) {
 		_, _, root := benchEnv(b)
 		_, d, err := root.Walk(nil)
 		must(b, err)
-		f, _, _, err := d.Create("f", p9.WriteOnly, 0o644, p9.NoUID, p9.NoGID)
+		f, _, _, err := d.Create("f", p9.WriteOnly, 0o644, p9.NoGID)
 		must(b, err)
 		b.SetBytes(benchChunk)
 		b.ResetTimer()
@@ -133,12 +133,12 @@ func BenchmarkSmallFiles(b *testing.B) {
 			name := fmt.Sprintf("f%d", i)
 			_, d, err := root.Walk(nil)
 			must(b, err)
-			f, _, _, err := d.Create(name, p9.WriteOnly, 0o644, p9.NoUID, p9.NoGID)
+			f, _, _, err := d.Create(name, p9.WriteOnly, 0o644, p9.NoGID)
 			must(b, err)
 			f.Close()
 			_, g, err := root.Walk([]string{name})
 			must(b, err)
-			if _, _, _, err := g.GetAttr(p9.AttrMaskAll); err != nil {
+			if _, _, _, err := g.GetAttr(p9.AttrAll); err != nil {
 				b.Fatal(err)
 			}
 			g.Close()

@@ -1,5 +1,3 @@
-//go:build ignore
-
 // Package sharefs is the file server behind a guest's shares: a confined
 // 9P2000.L server for one host directory (a container's root file system or
 // a volume), run in dom0 as root, that a Xen PV guest mounts over Xen's 9pfs
@@ -20,20 +18,15 @@
 //
 // # The 9P library
 //
-// The message codec and the server loop are github.com/hugelgupf/p9, the
-// 9P2000.L client and server extracted from gVisor (our model, see
-// style-from-anchors), in a patched copy under internal/p9. The
-// alternatives: docker/go-p9p (archived), knusbaum/go9p, Harvey-OS/ninep and
-// lionkov/go9p speak 9P2000 or 9P2000.u only, which lack what a Linux root
-// file system needs (Linux modes and owners, symlinks, xattrs, locks,
-// setattr, renameat); gVisor itself has replaced p9 with lisafs. hugelgupf/p9
-// is complete for 9P2000.L, concurrent, maintained (fixes in 2026), has a
-// client we test with, and follows the File/Attacher model whose concurrency
-// guarantees (documented per method) we rely on. Its newest
-// release (v0.4.1) drops setuid and setgid bits from modes the guest sends,
-// which upstream fixed after the release, and a hostile client could make
-// it hold unbounded memory and goroutines; internal/p9/README.md lists
-// every change we made (all marked "runxen:"), each worth upstreaming.
+// The message codec, the server loop and the test client are runtime/p9,
+// our own: the guest is untrusted, so every size, count and string it
+// sends must be bounded before anything is allocated, modes must pass with
+// their setuid and setgid bits, errnos must reach the guest exactly
+// (ENODATA, ENOTSUP and ERANGE of xattrs included), and a root file system
+// needs Tgetlock and the attaching uid; runtime/p9's package doc says why
+// no existing library would do. This package implements p9.File (file,
+// one per fid) and p9.Attacher (session, one per connection) and
+// configures p9.Server's bounds.
 //
 // # Serving
 //
@@ -131,8 +124,9 @@
 //     mounted inside the share); QID versions are 0.
 //   - Metadata operations count as one read or write operation for the
 //     share's I/O limits; reads and writes also count their bytes.
-//   - As in every server built on this library, operations on a fid whose
-//     file was unlinked through the same connection fail with EINVAL, except
-//     getattr, and I/O and setattr on open files (what programs do with an
-//     unlinked temporary file).
+//   - A fid names an inode, not a path: after its name was renamed or
+//     unlinked (by the guest or anyone), getattr, setattr, xattrs and I/O
+//     act on that inode, as they would locally on an open file (what
+//     programs do with an unlinked temporary file); walks and creations in
+//     a removed directory fail with the kernel's ENOENT.
 package sharefs

@@ -1,4 +1,4 @@
-//go:build ignore && (linux)
+//go:build linux
 
 package sharefs
 
@@ -15,10 +15,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hugelgupf/p9/linux"
 	"golang.org/x/sys/unix"
 
-	"github.com/runxen/runxen/runtime/sharefs/internal/p9"
+	"github.com/runxen/runxen/runtime/p9"
 )
 
 // env is a share in a temporary directory with a 9P client connected to it
@@ -137,7 +136,7 @@ func (e *env) dirFid(names ...string) p9.File { return e.mustWalk(names...) }
 func (e *env) create(name string, perm p9.FileMode, dirNames ...string) p9.File {
 	e.t.Helper()
 	d := e.dirFid(dirNames...)
-	f, _, _, err := d.Create(name, p9.ReadWrite, perm, p9.NoUID, p9.NoGID)
+	f, _, _, err := d.Create(name, p9.ReadWrite, perm, p9.NoGID)
 	must(e.t, err)
 	return f
 }
@@ -156,7 +155,7 @@ func must(t testing.TB, err error) {
 }
 
 // wantErrno checks err carries the errno want.
-func wantErrno(t testing.TB, err error, want linux.Errno) {
+func wantErrno(t testing.TB, err error, want unix.Errno) {
 	t.Helper()
 	if !errors.Is(err, want) {
 		t.Fatalf("err = %v, want %v", err, want)

@@ -1,4 +1,4 @@
-//go:build ignore && (linux)
+//go:build linux
 
 package sharefs
 

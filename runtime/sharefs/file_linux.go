@@ -1,4 +1,4 @@
-//go:build ignore && (linux)
+//go:build linux
 
 package sharefs
 
@@ -8,10 +8,9 @@ import (
 	"sync/atomic"
 
 	"github.com/containerd/log"
-	"github.com/hugelgupf/p9/linux"
 	"golang.org/x/sys/unix"
 
-	"github.com/runxen/runxen/runtime/sharefs/internal/p9"
+	"github.com/runxen/runxen/runtime/p9"
 )
 
 // file is one node of the share as the server knows it: an O_PATH
@@ -22,8 +21,6 @@ import (
 // by validName first. Nothing is ever resolved from a path string, so no
 // symlink, ".." or rename can lead the server outside the share.
 type file struct {
-	p9.DefaultWalkGetAttr // Twalkgetattr is an extension we do not offer
-
 	sess   *session
 	fd     int    // O_PATH|O_NOFOLLOW, or the I/O descriptor of a created file
 	fdIsIO bool   // fd is a created file's I/O descriptor
@@ -32,7 +29,8 @@ type file struct {
 
 	// ioFD is the descriptor for I/O once opened, else -1; it may equal
 	// fd. Set once by Open or Create and read without locking: the p9
-	// server never lets I/O on a fid overlap its Open or the file's Close.
+	// server never calls I/O methods before Open or Create returned, nor
+	// anything after Close.
 	ioFD atomic.Int32
 
 	mu     sync.Mutex // serialises Open, Readdir, truncate and Close
@@ -41,10 +39,7 @@ type file struct {
 	dir    dirState   // guarded by mu
 }
 
-var (
-	_ p9.File      = (*file)(nil)
-	_ p9.GetLocker = (*file)(nil)
-)
+var _ p9.File = (*file)(nil)
 
 // newFile wraps fd, whose budget the caller acquired.
 func (s *session) newFile(fd int, st *unix.Stat_t, uid p9.UID) *file {
@@ -62,14 +57,14 @@ func (f *file) isDir() bool { return f.typ == unix.S_IFDIR }
 // is the second line.
 func validName(name string) error {
 	if len(name) > 255 {
-		return linux.ENAMETOOLONG
+		return unix.ENAMETOOLONG
 	}
 	if name == "" || name == "." || name == ".." {
-		return linux.EINVAL
+		return unix.EINVAL
 	}
 	for i := 0; i < len(name); i++ {
 		if name[i] == '/' || name[i] == 0 {
-			return linux.EINVAL
+			return unix.EINVAL
 		}
 	}
 	return nil
@@ -95,7 +90,7 @@ func (f *file) Walk(names []string) ([]p9.QID, p9.File, error) {
 		}
 		if curTyp != unix.S_IFDIR {
 			f.closeWalk(cur, i)
-			return nil, nil, linux.ENOTDIR
+			return nil, nil, unix.ENOTDIR
 		}
 		if err := f.sess.acquire(1); err != nil {
 			f.closeWalk(cur, i)
@@ -179,86 +174,81 @@ func (f *file) StatFS() (p9.FSStat, error) {
 // GetAttr implements p9.File.GetAttr.
 func (f *file) GetAttr(req p9.AttrMask) (p9.QID, p9.AttrMask, p9.Attr, error) {
 	if err := f.sess.waitRead(0); err != nil {
-		return p9.QID{}, p9.AttrMask{}, p9.Attr{}, err
+		return p9.QID{}, 0, p9.Attr{}, err
 	}
 	st, err := fstat(f.fd)
 	if err != nil {
-		return p9.QID{}, p9.AttrMask{}, p9.Attr{}, errnoErr("getattr", err)
+		return p9.QID{}, 0, p9.Attr{}, errnoErr("getattr", err)
 	}
 	attr := p9.Attr{
-		Mode:             p9.FileMode(st.Mode),
-		UID:              p9.UID(st.Uid),
-		GID:              p9.GID(st.Gid),
-		NLink:            p9.NLink(st.Nlink),
-		RDev:             p9.Dev(st.Rdev),
-		Size:             uint64(st.Size),
-		BlockSize:        uint64(st.Blksize),
-		Blocks:           uint64(st.Blocks),
-		ATimeSeconds:     uint64(st.Atim.Sec),
-		ATimeNanoSeconds: uint64(st.Atim.Nsec),
-		MTimeSeconds:     uint64(st.Mtim.Sec),
-		MTimeNanoSeconds: uint64(st.Mtim.Nsec),
-		CTimeSeconds:     uint64(st.Ctim.Sec),
-		CTimeNanoSeconds: uint64(st.Ctim.Nsec),
+		Mode:      p9.FileMode(st.Mode),
+		UID:       p9.UID(st.Uid),
+		GID:       p9.GID(st.Gid),
+		NLink:     uint64(st.Nlink),
+		RDev:      uint64(st.Rdev),
+		Size:      uint64(st.Size),
+		BlockSize: uint64(st.Blksize),
+		Blocks:    uint64(st.Blocks),
+		ATimeSec:  uint64(st.Atim.Sec),
+		ATimeNsec: uint64(st.Atim.Nsec),
+		MTimeSec:  uint64(st.Mtim.Sec),
+		MTimeNsec: uint64(st.Mtim.Nsec),
+		CTimeSec:  uint64(st.Ctim.Sec),
+		CTimeNsec: uint64(st.Ctim.Nsec),
 	}
-	valid := p9.AttrMask{
-		Mode: true, NLink: true, UID: true, GID: true, RDev: true,
-		ATime: true, MTime: true, CTime: true, INo: true, Size: true, Blocks: true,
-	}
-	return f.sess.qid(&st), valid, attr, nil
+	return f.sess.qid(&st), p9.AttrBasic, attr, nil
 }
 
 // SetAttr implements p9.File.SetAttr. Ownership changes come first, since
 // chown clears the setuid and setgid bits, so that a mode set in the same
 // request is stored exactly as the guest asked.
 func (f *file) SetAttr(valid p9.SetAttrMask, attr p9.SetAttr) error {
-	if valid.Empty() {
-		return nil
+	if valid&^p9.SetAttrCTime == 0 {
+		return nil // CTime alone needs nothing: the kernel sets it on every change
 	}
 	if f.readOnly() {
-		return linux.EROFS
+		return unix.EROFS
 	}
 	if err := f.sess.waitWrite(0); err != nil {
 		return err
 	}
-	if valid.UID || valid.GID {
+	if valid&(p9.SetAttrUID|p9.SetAttrGID) != 0 {
 		uid, gid := -1, -1
-		if valid.UID {
+		if valid.Has(p9.SetAttrUID) {
 			uid = int(attr.UID)
 		}
-		if valid.GID {
+		if valid.Has(p9.SetAttrGID) {
 			gid = int(attr.GID)
 		}
 		if err := chownFD(f.fd, uid, gid); err != nil {
 			return errnoErr("chown", err)
 		}
 	}
-	if valid.Permissions {
+	if valid.Has(p9.SetAttrMode) {
 		if f.typ == unix.S_IFLNK {
-			return linux.EOPNOTSUPP // Linux keeps symlinks 0777
+			return unix.EOPNOTSUPP // Linux keeps symlinks 0777
 		}
-		if err := chmodFD(f.fd, uint32(attr.Permissions.Permissions())); err != nil {
+		if err := chmodFD(f.fd, uint32(attr.Mode.Permissions())); err != nil {
 			return errnoErr("chmod", err)
 		}
 	}
-	if valid.Size {
+	if valid.Has(p9.SetAttrSize) {
 		if err := f.truncate(attr.Size); err != nil {
 			return err
 		}
 	}
-	if valid.ATime || valid.MTime {
+	if valid&(p9.SetAttrATime|p9.SetAttrMTime) != 0 {
 		ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, {Nsec: unix.UTIME_OMIT}}
-		if valid.ATime {
-			ts[0] = setTime(valid.ATimeNotSystemTime, attr.ATimeSeconds, attr.ATimeNanoSeconds)
+		if valid.Has(p9.SetAttrATime) {
+			ts[0] = setTime(valid.Has(p9.SetAttrATimeSet), attr.ATimeSec, attr.ATimeNsec)
 		}
-		if valid.MTime {
-			ts[1] = setTime(valid.MTimeNotSystemTime, attr.MTimeSeconds, attr.MTimeNanoSeconds)
+		if valid.Has(p9.SetAttrMTime) {
+			ts[1] = setTime(valid.Has(p9.SetAttrMTimeSet), attr.MTimeSec, attr.MTimeNsec)
 		}
 		if err := utimesFD(f.fd, ts); err != nil {
 			return errnoErr("utimes", err)
 		}
 	}
-	// CTime alone needs nothing: the kernel sets it on every change.
 	return nil
 }
 
@@ -278,11 +268,11 @@ func setTime(given bool, sec, nsec uint64) unix.Timespec {
 func (f *file) truncate(size uint64) error {
 	switch {
 	case f.typ == unix.S_IFDIR:
-		return linux.EISDIR
+		return unix.EISDIR
 	case f.typ != unix.S_IFREG:
-		return linux.EINVAL
+		return unix.EINVAL
 	case size > math.MaxInt64:
-		return linux.EFBIG
+		return unix.EFBIG
 	}
 	f.mu.Lock()
 	fd, own := int(f.ioFD.Load()), false
@@ -307,8 +297,8 @@ func (f *file) truncate(size uint64) error {
 	return errnoErr("truncate", retryEINTR(func() error { return unix.Ftruncate(fd, int64(size)) }))
 }
 
-// Close implements p9.File.Close. The p9 server calls it once, when the last
-// fid using the file is gone.
+// Close implements p9.File.Close. The p9 server calls it once, when the fid
+// holding the file is gone and no request uses it.
 func (f *file) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -339,21 +329,20 @@ func (f *file) Close() error {
 // directory is reopened as "." relative to its own descriptor, which cannot
 // be a symlink either.
 func (f *file) Open(mode p9.OpenFlags) (p9.QID, uint32, error) {
-	flags := int(mode & p9.OpenFlagsModeMask)
-	if flags == int(p9.OpenFlagsModeMask) {
-		return p9.QID{}, 0, linux.EINVAL
+	flags, err := accessFlags(mode)
+	if err != nil {
+		return p9.QID{}, 0, err
 	}
 	if flags != unix.O_RDONLY && f.readOnly() {
-		return p9.QID{}, 0, linux.EROFS
+		return p9.QID{}, 0, unix.EROFS
 	}
-	// Honour the guest's synchronous-write requests (P9_DOTL_DSYNC and
-	// P9_DOTL_SYNC carry Linux's values): a database relying on O_DSYNC
-	// instead of fsync must get durable writes. O_TRUNC (Linux's client
-	// truncates with Tsetattr instead, others may not) applies to the fid's
-	// own inode like everything else, and only when writing.
-	flags |= int(mode) & (unix.O_DSYNC | unix.O_SYNC)
-	if flags&unix.O_ACCMODE != unix.O_RDONLY {
-		flags |= int(mode) & unix.O_TRUNC
+	// Honour the guest's synchronous-write requests: a database relying on
+	// O_DSYNC instead of fsync must get durable writes. O_TRUNC (Linux's
+	// client truncates with Tsetattr instead, others may not) applies to
+	// the fid's own inode like everything else, and only when writing.
+	flags |= syncFlags(mode)
+	if flags != unix.O_RDONLY && mode&p9.OpenTruncate != 0 {
+		flags |= unix.O_TRUNC
 	}
 	if err := f.sess.waitRead(0); err != nil {
 		return p9.QID{}, 0, err
@@ -362,7 +351,7 @@ func (f *file) Open(mode p9.OpenFlags) (p9.QID, uint32, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed || f.ioFD.Load() >= 0 {
-		return p9.QID{}, 0, linux.EINVAL
+		return p9.QID{}, 0, unix.EINVAL
 	}
 	st, err := fstat(f.fd)
 	if err != nil {
@@ -375,14 +364,14 @@ func (f *file) Open(mode p9.OpenFlags) (p9.QID, uint32, error) {
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
 		if flags&unix.O_ACCMODE != unix.O_RDONLY {
-			err = linux.EISDIR
+			err = unix.EISDIR
 			break
 		}
 		fd, err = openat(f.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
 	case unix.S_IFREG:
 		fd, err = reopen(f.fd, flags, &st)
 	default:
-		err = linux.EPERM
+		err = unix.EPERM
 	}
 	if err != nil {
 		f.sess.release(1)
@@ -394,6 +383,33 @@ func (f *file) Open(mode p9.OpenFlags) (p9.QID, uint32, error) {
 	return f.sess.qid(&st), 0, nil
 }
 
+// accessFlags maps the access mode of a 9P open to the host's; NoAccess
+// (ioctl-only opens) is refused.
+func accessFlags(mode p9.OpenFlags) (int, error) {
+	switch mode.AccessMode() {
+	case p9.ReadOnly:
+		return unix.O_RDONLY, nil
+	case p9.WriteOnly:
+		return unix.O_WRONLY, nil
+	case p9.ReadWrite:
+		return unix.O_RDWR, nil
+	}
+	return 0, unix.EINVAL
+}
+
+// syncFlags maps the guest's O_DSYNC and O_SYNC (9P carries Linux's generic
+// values, which are not every architecture's) to the host's.
+func syncFlags(mode p9.OpenFlags) int {
+	var fl int
+	if mode&p9.OpenDSync != 0 {
+		fl |= unix.O_DSYNC
+	}
+	if mode&p9.OpenSync != 0 {
+		fl |= unix.O_SYNC
+	}
+	return fl
+}
+
 // ReadAt implements p9.File.ReadAt.
 func (f *file) ReadAt(p []byte, offset int64) (int, error) {
 	if err := f.sess.waitRead(len(p)); err != nil {
@@ -401,7 +417,7 @@ func (f *file) ReadAt(p []byte, offset int64) (int, error) {
 	}
 	fd := int(f.ioFD.Load())
 	if fd < 0 {
-		return 0, linux.EBADF
+		return 0, unix.EBADF
 	}
 	var n int
 	err := retryEINTR(func() (err error) {
@@ -417,14 +433,14 @@ func (f *file) ReadAt(p []byte, offset int64) (int, error) {
 // WriteAt implements p9.File.WriteAt.
 func (f *file) WriteAt(p []byte, offset int64) (int, error) {
 	if f.readOnly() {
-		return 0, linux.EROFS
+		return 0, unix.EROFS
 	}
 	if err := f.sess.waitWrite(len(p)); err != nil {
 		return 0, err
 	}
 	fd := int(f.ioFD.Load())
 	if fd < 0 {
-		return 0, linux.EBADF
+		return 0, unix.EBADF
 	}
 	written := 0
 	for written < len(p) {
@@ -447,25 +463,20 @@ func (f *file) WriteAt(p []byte, offset int64) (int, error) {
 	return written, nil
 }
 
-// FSync implements p9.File.FSync.
-func (f *file) FSync() error {
+// FSync implements p9.File.FSync: fdatasync when the guest asked only for
+// its data.
+func (f *file) FSync(dataOnly bool) error {
 	if err := f.sess.waitWrite(0); err != nil {
 		return err
 	}
 	fd := int(f.ioFD.Load())
 	if fd < 0 {
-		return linux.EBADF
+		return unix.EBADF
+	}
+	if dataOnly {
+		return errnoErr("fdatasync", retryEINTR(func() error { return unix.Fdatasync(fd) }))
 	}
 	return errnoErr("fsync", retryEINTR(func() error { return unix.Fsync(fd) }))
-}
-
-// ownerOf is who a new file belongs to: the uid the request names, else
-// the attaching user.
-func (f *file) ownerOf(uid p9.UID) int {
-	if uid.Ok() {
-		return int(uid)
-	}
-	return int(f.uid)
 }
 
 // setOwnerAndMode makes a node just created as root belong to uid:gid with
@@ -508,10 +519,10 @@ func (f *file) createCheck(name string) error {
 		return err
 	}
 	if f.readOnly() {
-		return linux.EROFS
+		return unix.EROFS
 	}
 	if !f.isDir() {
-		return linux.ENOTDIR
+		return unix.ENOTDIR
 	}
 	return f.sess.waitWrite(0)
 }
@@ -519,26 +530,26 @@ func (f *file) createCheck(name string) error {
 // Create implements p9.File.Create: a new regular file, opened. O_EXCL makes
 // the kernel refuse any existing name (a symlink included), so the file is
 // always new and never something the name pointed at.
-func (f *file) Create(name string, flags p9.OpenFlags, perm p9.FileMode, uid p9.UID, gid p9.GID) (p9.File, p9.QID, uint32, error) {
+func (f *file) Create(name string, flags p9.OpenFlags, perm p9.FileMode, gid p9.GID) (p9.File, p9.QID, uint32, error) {
 	if err := f.createCheck(name); err != nil {
 		return nil, p9.QID{}, 0, err
 	}
-	acc := int(flags & p9.OpenFlagsModeMask)
-	if acc == int(p9.OpenFlagsModeMask) {
-		return nil, p9.QID{}, 0, linux.EINVAL
+	acc, err := accessFlags(flags)
+	if err != nil {
+		return nil, p9.QID{}, 0, err
 	}
 	mode := uint32(perm.Permissions())
 	if err := f.sess.acquire(1); err != nil {
 		return nil, p9.QID{}, 0, err
 	}
-	fd, err := openat(f.fd, name, acc|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|int(flags)&(unix.O_DSYNC|unix.O_SYNC), mode)
+	fd, err := openat(f.fd, name, acc|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|syncFlags(flags), mode)
 	if err != nil {
 		f.sess.release(1)
 		return nil, p9.QID{}, 0, errnoErr("create", err)
 	}
 	st, err := fstat(fd)
 	if err == nil {
-		err = f.setOwnerAndMode(fd, &st, f.ownerOf(uid), gid, mode)
+		err = f.setOwnerAndMode(fd, &st, int(f.uid), gid, mode)
 	}
 	if err != nil {
 		unix.Close(fd)
@@ -565,7 +576,7 @@ func (f *file) undoCreate(name string, flags int) {
 // newNode finishes mkdir, symlink and mknod: open what was created (one
 // name, O_NOFOLLOW, so a swapped-in symlink is opened as itself), check it
 // is of the type created, set owner and mode, and return its QID.
-func (f *file) newNode(name string, typ uint32, uid p9.UID, gid p9.GID, mode uint32) (p9.QID, error) {
+func (f *file) newNode(name string, typ uint32, gid p9.GID, mode uint32) (p9.QID, error) {
 	undo := 0
 	if typ == unix.S_IFDIR {
 		undo = unix.AT_REMOVEDIR
@@ -577,11 +588,11 @@ func (f *file) newNode(name string, typ uint32, uid p9.UID, gid p9.GID, mode uin
 	defer unix.Close(fd)
 	st, err := fstat(fd)
 	if err == nil && st.Mode&unix.S_IFMT != typ {
-		err = linux.EEXIST // someone replaced it meanwhile; leave it alone
+		err = unix.EEXIST // someone replaced it meanwhile; leave it alone
 		undo = -1
 	}
 	if err == nil {
-		err = f.setOwnerAndMode(fd, &st, f.ownerOf(uid), gid, mode)
+		err = f.setOwnerAndMode(fd, &st, int(f.uid), gid, mode)
 	}
 	if err != nil {
 		if undo >= 0 {
@@ -595,7 +606,7 @@ func (f *file) newNode(name string, typ uint32, uid p9.UID, gid p9.GID, mode uin
 // Mkdir implements p9.File.Mkdir. A directory created in a setgid directory
 // keeps the setgid bit the kernel gives it, as on a local file system (the
 // guest's mode does not carry it).
-func (f *file) Mkdir(name string, perm p9.FileMode, uid p9.UID, gid p9.GID) (p9.QID, error) {
+func (f *file) Mkdir(name string, perm p9.FileMode, gid p9.GID) (p9.QID, error) {
 	if err := f.createCheck(name); err != nil {
 		return p9.QID{}, err
 	}
@@ -606,29 +617,29 @@ func (f *file) Mkdir(name string, perm p9.FileMode, uid p9.UID, gid p9.GID) (p9.
 	if parent, err := fstat(f.fd); err == nil && parent.Mode&unix.S_ISGID != 0 {
 		mode |= unix.S_ISGID
 	}
-	qid, err := f.newNode(name, unix.S_IFDIR, uid, gid, mode)
+	qid, err := f.newNode(name, unix.S_IFDIR, gid, mode)
 	return qid, errnoErr("mkdir", err)
 }
 
 // Symlink implements p9.File.Symlink. The target is stored as the guest
 // wrote it: the server never follows a symlink, so where it points does not
 // matter to dom0.
-func (f *file) Symlink(target, name string, uid p9.UID, gid p9.GID) (p9.QID, error) {
+func (f *file) Symlink(target, name string, gid p9.GID) (p9.QID, error) {
 	if err := f.createCheck(name); err != nil {
 		return p9.QID{}, err
 	}
 	if len(target) >= unix.PathMax {
-		return p9.QID{}, linux.ENAMETOOLONG
+		return p9.QID{}, unix.ENAMETOOLONG
 	}
 	for i := 0; i < len(target); i++ {
 		if target[i] == 0 {
-			return p9.QID{}, linux.EINVAL
+			return p9.QID{}, unix.EINVAL
 		}
 	}
 	if err := unix.Symlinkat(target, f.fd, name); err != nil {
 		return p9.QID{}, errnoErr("symlink", err)
 	}
-	qid, err := f.newNode(name, unix.S_IFLNK, uid, gid, 0777)
+	qid, err := f.newNode(name, unix.S_IFLNK, gid, 0777)
 	return qid, errnoErr("symlink", err)
 }
 
@@ -636,7 +647,7 @@ func (f *file) Symlink(target, name string, uid p9.UID, gid p9.GID) (p9.QID, err
 // Device nodes are refused: a guest able to create one in a dom0 directory
 // could hand dom0 (or a later container using the directory) a door to any
 // device.
-func (f *file) Mknod(name string, mode p9.FileMode, major, minor uint32, uid p9.UID, gid p9.GID) (p9.QID, error) {
+func (f *file) Mknod(name string, mode p9.FileMode, major, minor uint32, gid p9.GID) (p9.QID, error) {
 	if err := f.createCheck(name); err != nil {
 		return p9.QID{}, err
 	}
@@ -649,17 +660,17 @@ func (f *file) Mknod(name string, mode p9.FileMode, major, minor uint32, uid p9.
 		log.G(f.sess.ctx).WithField("share", f.sess.share.cfg.Dir).WithField("name", name).
 			WithField("major", major).WithField("minor", minor).
 			Warn("sharefs: guest tried to create a device node; refused")
-		return p9.QID{}, linux.EPERM
+		return p9.QID{}, unix.EPERM
 	case unix.S_IFDIR:
-		return p9.QID{}, linux.EPERM
+		return p9.QID{}, unix.EPERM
 	default:
-		return p9.QID{}, linux.EINVAL
+		return p9.QID{}, unix.EINVAL
 	}
 	perm := uint32(mode.Permissions())
 	if err := unix.Mknodat(f.fd, name, typ|perm, 0); err != nil {
 		return p9.QID{}, errnoErr("mknod", err)
 	}
-	qid, err := f.newNode(name, typ, uid, gid, perm)
+	qid, err := f.newNode(name, typ, gid, perm)
 	return qid, errnoErr("mknod", err)
 }
 
@@ -668,7 +679,7 @@ func (f *file) Mknod(name string, mode p9.FileMode, major, minor uint32, uid p9.
 func (f *file) sameShare(other p9.File) (*file, error) {
 	o, ok := other.(*file)
 	if !ok || o.sess.share != f.sess.share {
-		return nil, linux.EXDEV
+		return nil, unix.EXDEV
 	}
 	return o, nil
 }
@@ -685,13 +696,10 @@ func (f *file) Link(target p9.File, name string) error {
 		return err
 	}
 	if t.typ == unix.S_IFDIR {
-		return linux.EPERM
+		return unix.EPERM
 	}
 	return errnoErr("link", linkFD(t.fd, f.fd, name))
 }
-
-// Rename implements p9.File.Rename; the p9 server uses RenameAt instead.
-func (f *file) Rename(p9.File, string) error { return linux.ENOSYS }
 
 // RenameAt implements p9.File.RenameAt: one name in each directory, never
 // following symlinks (rename replaces a symlink, it does not write through
@@ -704,7 +712,7 @@ func (f *file) RenameAt(oldName string, newDir p9.File, newName string) error {
 		return err
 	}
 	if f.readOnly() {
-		return linux.EROFS
+		return unix.EROFS
 	}
 	nd, err := f.sameShare(newDir)
 	if err != nil {
@@ -722,10 +730,10 @@ func (f *file) UnlinkAt(name string, flags uint32) error {
 		return err
 	}
 	if flags&^unix.AT_REMOVEDIR != 0 {
-		return linux.EINVAL
+		return unix.EINVAL
 	}
 	if f.readOnly() {
-		return linux.EROFS
+		return unix.EROFS
 	}
 	if err := f.sess.waitWrite(0); err != nil {
 		return err
@@ -736,7 +744,7 @@ func (f *file) UnlinkAt(name string, flags uint32) error {
 // Readlink implements p9.File.Readlink.
 func (f *file) Readlink() (string, error) {
 	if f.typ != unix.S_IFLNK {
-		return "", linux.EINVAL
+		return "", unix.EINVAL
 	}
 	if err := f.sess.waitRead(0); err != nil {
 		return "", err
@@ -744,7 +752,3 @@ func (f *file) Readlink() (string, error) {
 	target, err := readlinkFD(f.fd)
 	return target, errnoErr("readlink", err)
 }
-
-// Renamed implements p9.File.Renamed. Nothing to do: a descriptor follows
-// its inode through renames.
-func (f *file) Renamed(p9.File, string) {}

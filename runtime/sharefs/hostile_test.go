@@ -1,4 +1,4 @@
-//go:build ignore && (linux)
+//go:build linux
 
 package sharefs
 
@@ -13,12 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hugelgupf/p9/linux"
 	"golang.org/x/sys/unix"
 
 	"github.com/runxen/runxen/runtime/iolimit"
 	"github.com/runxen/runxen/runtime/iolimit/iolimittest"
-	"github.com/runxen/runxen/runtime/sharefs/internal/p9"
+	"github.com/runxen/runxen/runtime/p9"
 )
 
 // A hostile client can only ever end its own connection.
@@ -96,7 +95,7 @@ func TestTversionResetsTheSession(t *testing.T) {
 	}
 	// A remount on the same connection: every old fid is gone.
 	rc.handshake(8192)
-	if r := rc.roundTrip(frame(tTgetattr, 3, (&enc{}).u32(1).u64(0x7ff).b)); r.errno() != uint32(linux.EBADF) {
+	if r := rc.roundTrip(frame(tTgetattr, 3, (&enc{}).u32(1).u64(0x7ff).b)); r.errno() != uint32(unix.EBADF) {
 		t.Fatalf("old fid after Tversion: errno %d, want EBADF", r.errno())
 	}
 }
@@ -106,12 +105,12 @@ func TestUnknownMessageIsAnError(t *testing.T) {
 	rc := dialRaw(t, e.share)
 	rc.handshake(8192)
 	for _, typ := range []uint8{1, 112, 114, 200} { // not 9P2000.L requests
-		if r := rc.roundTrip(frame(typ, 5, []byte{1, 2, 3, 4})); r.errno() != uint32(linux.ENOSYS) {
+		if r := rc.roundTrip(frame(typ, 5, []byte{1, 2, 3, 4})); r.errno() != uint32(unix.ENOSYS) {
 			t.Fatalf("type %d: reply %d errno %d, want ENOSYS", typ, r.typ, r.errno())
 		}
 	}
 	// Extension messages (9P2000.L.Google) are not offered: Twalkgetattr.
-	if r := rc.roundTrip(frame(126, 5, (&enc{}).u32(0).u32(9).u16(0).b)); r.errno() != uint32(linux.ENOSYS) {
+	if r := rc.roundTrip(frame(126, 5, (&enc{}).u32(0).u32(9).u16(0).b)); r.errno() != uint32(unix.ENOSYS) {
 		t.Fatalf("Twalkgetattr: reply %d errno %d, want ENOSYS", r.typ, r.errno())
 	}
 	if r := rc.roundTrip(walkMsg(2, 0, 1)); r.typ != tRwalk {
@@ -140,10 +139,10 @@ func TestFidAndDescriptorLimits(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		cfg  Config
-		want linux.Errno
+		want unix.Errno
 	}{
-		{"fids", Config{Dir: e.dir, MaxFIDs: 10}, linux.EMFILE},
-		{"descriptors", Config{Dir: e.dir, MaxOpenFiles: 10}, linux.ENFILE},
+		{"fids", Config{Dir: e.dir, MaxFIDs: 10}, unix.EMFILE},
+		{"descriptors", Config{Dir: e.dir, MaxOpenFiles: 10}, unix.ENFILE},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			share, err := New(tc.cfg)
@@ -176,7 +175,7 @@ func TestXattrBounds(t *testing.T) {
 		return rc.roundTrip(frame(tTxattrcreat, 9, (&enc{}).u32(fid).str("user.x").u64(size).u32(0).b))
 	}
 	rc.roundTrip(walkMsg(2, 0, 1, "f"))
-	if r := xattrCreate(1, 1<<40); r.errno() != uint32(linux.E2BIG) {
+	if r := xattrCreate(1, 1<<40); r.errno() != uint32(unix.E2BIG) {
 		t.Fatalf("1 TiB xattr: errno %d, want E2BIG", r.errno())
 	}
 	// Pending values are bounded per connection: 16 x 64 KiB, then ENOMEM.
@@ -185,7 +184,7 @@ func TestXattrBounds(t *testing.T) {
 		rc.roundTrip(walkMsg(2, 1, i))
 		got = xattrCreate(i, 64<<10).errno()
 	}
-	if got != uint32(linux.ENOMEM) {
+	if got != uint32(unix.ENOMEM) {
 		t.Fatalf("errno %d, want ENOMEM once the budget is spent", got)
 	}
 }

@@ -1,14 +1,13 @@
-//go:build ignore && (linux)
+//go:build linux
 
 package sharefs
 
 import (
 	"math"
 
-	"github.com/hugelgupf/p9/linux"
 	"golang.org/x/sys/unix"
 
-	"github.com/runxen/runxen/runtime/sharefs/internal/p9"
+	"github.com/runxen/runxen/runtime/p9"
 )
 
 // POSIX record locks are open file description (OFD) locks on the fid's own
@@ -33,10 +32,10 @@ func (f *file) flock(typ p9.LockType, start, length uint64) (unix.Flock_t, error
 	case p9.Unlock:
 		t = unix.F_UNLCK
 	default:
-		return unix.Flock_t{}, linux.EINVAL
+		return unix.Flock_t{}, unix.EINVAL
 	}
 	if start > math.MaxInt64 {
-		return unix.Flock_t{}, linux.EINVAL
+		return unix.Flock_t{}, unix.EINVAL
 	}
 	l := unix.Flock_t{Type: t, Whence: 0, Start: int64(start)}
 	// Length 0 means "to the end of the file", as does a range reaching
@@ -48,35 +47,35 @@ func (f *file) flock(typ p9.LockType, start, length uint64) (unix.Flock_t, error
 }
 
 // Lock implements p9.File.Lock.
-func (f *file) Lock(pid int, typ p9.LockType, flags p9.LockFlags, start, length uint64, client string) (p9.LockStatus, error) {
-	if flags&^(p9.LockFlagsBlock|p9.LockFlagsReclaim) != 0 {
-		return p9.LockStatusError, linux.EINVAL
+func (f *file) Lock(flags p9.LockFlags, lock p9.LockInfo) (p9.LockStatus, error) {
+	if flags&^(p9.LockBlock|p9.LockReclaim) != 0 {
+		return p9.LockError, unix.EINVAL
 	}
-	l, err := f.flock(typ, start, length)
+	l, err := f.flock(lock.Type, lock.Start, lock.Length)
 	if err != nil {
-		return p9.LockStatusError, err
+		return p9.LockError, err
 	}
 	if err := f.sess.waitRead(0); err != nil {
-		return p9.LockStatusError, err
+		return p9.LockError, err
 	}
 	fd := int(f.ioFD.Load())
 	if fd < 0 {
-		return p9.LockStatusError, linux.EBADF
+		return p9.LockError, unix.EBADF
 	}
 	switch err := unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &l); err {
 	case nil:
-		return p9.LockStatusOK, nil
+		return p9.LockOK, nil
 	case unix.EAGAIN, unix.EACCES:
-		return p9.LockStatusBlocked, nil
+		return p9.LockBlocked, nil
 	default:
-		return p9.LockStatusError, errnoErr("lock", err)
+		return p9.LockError, errnoErr("lock", err)
 	}
 }
 
-// GetLock implements p9.GetLocker (Tgetlock, fcntl F_GETLK).
+// GetLock implements p9.File.GetLock (Tgetlock, fcntl F_GETLK).
 func (f *file) GetLock(want p9.LockInfo) (p9.LockInfo, error) {
 	if want.Type == p9.Unlock {
-		return p9.LockInfo{}, linux.EINVAL
+		return p9.LockInfo{}, unix.EINVAL
 	}
 	l, err := f.flock(want.Type, want.Start, want.Length)
 	if err != nil {
@@ -87,7 +86,7 @@ func (f *file) GetLock(want p9.LockInfo) (p9.LockInfo, error) {
 	}
 	fd := int(f.ioFD.Load())
 	if fd < 0 {
-		return p9.LockInfo{}, linux.EBADF
+		return p9.LockInfo{}, unix.EBADF
 	}
 	if err := unix.FcntlFlock(uintptr(fd), unix.F_OFD_GETLK, &l); err != nil {
 		return p9.LockInfo{}, errnoErr("getlock", err)
@@ -96,7 +95,7 @@ func (f *file) GetLock(want p9.LockInfo) (p9.LockInfo, error) {
 		want.Type = p9.Unlock
 		return want, nil
 	}
-	got := p9.LockInfo{Type: p9.ReadLock, Start: uint64(l.Start), Length: uint64(l.Len), PID: l.Pid}
+	got := p9.LockInfo{Type: p9.ReadLock, Start: uint64(l.Start), Length: uint64(l.Len), ProcID: uint32(l.Pid), ClientID: want.ClientID}
 	if l.Type == unix.F_WRLCK {
 		got.Type = p9.WriteLock
 	}

@@ -1,4 +1,4 @@
-//go:build ignore && (linux)
+//go:build linux
 
 package sharefs
 
@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/runxen/runxen/runtime/sharefs/internal/p9"
+	"github.com/runxen/runxen/runtime/p9"
 )
 
 // TestOverlayRootfs serves an overlayfs merged directory, as Docker's
@@ -49,14 +49,14 @@ func TestOverlayRootfs(t *testing.T) {
 	must(t, err)
 	_, err = conf.WriteAt([]byte("guest"), 0)
 	must(t, err)
-	must(t, walk("bin").SetAttr(p9.SetAttrMask{Permissions: true}, p9.SetAttr{Permissions: 0o4755}))
+	must(t, walk("bin").SetAttr(p9.SetAttrMode, p9.SetAttr{Mode: 0o4755}))
 	must(t, walk("bin").SetXattr("user.tag", []byte("1"), 0))
 	must(t, root.UnlinkAt("gone", 0))
-	_, err = root.Mkdir("data", 0o750, p9.NoUID, p9.NoGID)
+	_, err = root.Mkdir("data", 0o750, p9.NoGID)
 	must(t, err)
 	_, d, err := root.Walk([]string{"data"})
 	must(t, err)
-	_, _, _, err = d.Create("new", p9.WriteOnly, 0o600, p9.NoUID, p9.NoGID)
+	_, _, _, err = d.Create("new", p9.WriteOnly, 0o600, p9.NoGID)
 	must(t, err)
 	must(t, share.Sync(context.Background()))
 

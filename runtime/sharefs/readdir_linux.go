@@ -1,4 +1,4 @@
-//go:build ignore && (linux)
+//go:build linux
 
 package sharefs
 
@@ -6,10 +6,9 @@ import (
 	"encoding/binary"
 	"math"
 
-	"github.com/hugelgupf/p9/linux"
 	"golang.org/x/sys/unix"
 
-	"github.com/runxen/runxen/runtime/sharefs/internal/p9"
+	"github.com/runxen/runxen/runtime/p9"
 )
 
 // Directory reads. A 9P Treaddir names the offset to continue from, which is
@@ -33,18 +32,18 @@ type dirState struct {
 }
 
 // Readdir implements p9.File.Readdir.
-func (f *file) Readdir(offset uint64, count uint32) (p9.Dirents, error) {
+func (f *file) Readdir(offset uint64, count uint32) ([]p9.Dirent, error) {
 	if err := f.sess.waitRead(0); err != nil {
 		return nil, err
 	}
 	if offset > math.MaxInt64 {
-		return nil, linux.EINVAL
+		return nil, unix.EINVAL
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fd := int(f.ioFD.Load())
 	if fd < 0 || f.typ != unix.S_IFDIR {
-		return nil, linux.EBADF
+		return nil, unix.EBADF
 	}
 	if _, err := unix.Seek(fd, int64(offset), 0); err != nil {
 		return nil, errnoErr("readdir", err)
@@ -54,7 +53,7 @@ func (f *file) Readdir(offset uint64, count uint32) (p9.Dirents, error) {
 	if err != nil {
 		return nil, errnoErr("readdir", err)
 	}
-	var ents p9.Dirents
+	var ents []p9.Dirent
 	used := 0
 	for off := 0; off < n; {
 		// struct linux_dirent64: ino u64, off s64, reclen u16, type u8, name.
@@ -91,8 +90,7 @@ func (f *file) Readdir(offset uint64, count uint32) (p9.Dirents, error) {
 				Path: f.sess.qidPath(f.dir.dev, ino),
 			},
 			Offset: uint64(next),
-			// Linux reads this byte as the entry's d_type.
-			Type: p9.QIDType(typ),
+			Type:   typ, // d_type, which Linux passes on
 			Name: string(name),
 		})
 	}

@@ -1,4 +1,4 @@
-//go:build ignore && (linux)
+//go:build linux
 
 package sharefs
 
@@ -7,10 +7,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/hugelgupf/p9/linux"
 	"golang.org/x/sys/unix"
 
-	"github.com/runxen/runxen/runtime/sharefs/internal/p9"
+	"github.com/runxen/runxen/runtime/p9"
 )
 
 func TestReadOnlyShare(t *testing.T) {
@@ -39,10 +38,10 @@ func TestReadOnlyShare(t *testing.T) {
 	if _, err := e.root.StatFS(); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := r.Lock(1, p9.ReadLock, 0, 0, 0, "g"); err != nil || st != p9.LockStatusOK {
+	if st, err := r.Lock(0, p9.LockInfo{Type: p9.ReadLock, Start: 0, Length: 0, ProcID: 1, ClientID: "g"}); err != nil || st != p9.LockOK {
 		t.Fatalf("read lock: %v %v", st, err)
 	}
-	must(t, r.FSync())
+	must(t, r.FSync(false))
 
 	// Every write-type operation: EROFS.
 	f := e.mustWalk("f")
@@ -51,22 +50,22 @@ func TestReadOnlyShare(t *testing.T) {
 		_, _, err := e.mustWalk("f").Open(fl)
 		ops["open for writing"] = err
 	}
-	_, _, _, err := e.dirFid().Create("new", p9.ReadWrite, 0o644, p9.NoUID, p9.NoGID)
+	_, _, _, err := e.dirFid().Create("new", p9.ReadWrite, 0o644, p9.NoGID)
 	ops["create"] = err
-	_, err = e.root.Mkdir("new", 0o755, p9.NoUID, p9.NoGID)
+	_, err = e.root.Mkdir("new", 0o755, p9.NoGID)
 	ops["mkdir"] = err
-	_, err = e.root.Symlink("f", "new", p9.NoUID, p9.NoGID)
+	_, err = e.root.Symlink("f", "new", p9.NoGID)
 	ops["symlink"] = err
-	_, err = e.root.Mknod("new", p9.ModeNamedPipe|0o644, 0, 0, p9.NoUID, p9.NoGID)
+	_, err = e.root.Mknod("new", p9.ModeNamedPipe|0o644, 0, 0, p9.NoGID)
 	ops["mknod"] = err
 	ops["link"] = e.root.Link(f, "new")
 	ops["rename"] = e.root.RenameAt("f", e.root, "new")
 	ops["unlink"] = e.root.UnlinkAt("f", 0)
 	ops["rmdir"] = e.mustWalk("d").UnlinkAt("g", 0)
-	ops["chmod"] = f.SetAttr(p9.SetAttrMask{Permissions: true}, p9.SetAttr{Permissions: 0o777})
-	ops["chown"] = f.SetAttr(p9.SetAttrMask{UID: true}, p9.SetAttr{UID: 1})
-	ops["truncate"] = f.SetAttr(p9.SetAttrMask{Size: true}, p9.SetAttr{})
-	ops["utimes"] = f.SetAttr(p9.SetAttrMask{MTime: true}, p9.SetAttr{})
+	ops["chmod"] = f.SetAttr(p9.SetAttrMode, p9.SetAttr{Mode: 0o777})
+	ops["chown"] = f.SetAttr(p9.SetAttrUID, p9.SetAttr{UID: 1})
+	ops["truncate"] = f.SetAttr(p9.SetAttrSize, p9.SetAttr{})
+	ops["utimes"] = f.SetAttr(p9.SetAttrMTime, p9.SetAttr{})
 	ops["setxattr"] = f.SetXattr("user.b", []byte("2"), 0)
 	ops["removexattr"] = f.RemoveXattr("user.a")
 	for op, err := range ops {
@@ -74,12 +73,12 @@ func TestReadOnlyShare(t *testing.T) {
 			t.Errorf("%s succeeded on a read-only share", op)
 			continue
 		}
-		wantErrno(t, err, linux.EROFS)
+		wantErrno(t, err, unix.EROFS)
 	}
 	// A write lock needs a descriptor open for writing, which a read-only
 	// share never gives.
-	_, err = r.Lock(1, p9.WriteLock, 0, 0, 0, "g")
-	wantErrno(t, err, linux.EBADF)
+	_, err = r.Lock(0, p9.LockInfo{Type: p9.WriteLock, Start: 0, Length: 0, ProcID: 1, ClientID: "g"})
+	wantErrno(t, err, unix.EBADF)
 
 	if after := snapshot(t, filepath.Dir(e.dir), ""); !equalSnap(before, after) {
 		t.Fatalf("read-only share changed:\n%s", diffSnap(before, after))

@@ -1,4 +1,4 @@
-//go:build ignore && (linux)
+//go:build linux
 
 package sharefs
 
@@ -8,14 +8,14 @@ import (
 	"os"
 	"sync/atomic"
 
-	"github.com/hugelgupf/p9/linux"
 	"golang.org/x/sys/unix"
 
-	"github.com/runxen/runxen/runtime/sharefs/internal/p9"
+	"github.com/runxen/runxen/runtime/p9"
 )
 
 // session is one connection's view of a share: the p9 Attacher, the budget
-// of host descriptors its files hold, and the context its I/O waits under.
+// of host descriptors its files hold, and the context its I/O waits under
+// (cancelled when the connection ends, so waits for the I/O limits give up).
 type session struct {
 	share    *Share
 	ctx      context.Context // ends with the connection
@@ -23,19 +23,13 @@ type session struct {
 	files    atomic.Int64 // host descriptors held by this session's files
 }
 
-var (
-	_ p9.Attacher    = (*session)(nil)
-	_ p9.UIDAttacher = (*session)(nil)
-)
+var _ p9.Attacher = (*session)(nil)
 
-// Attach implements p9.Attacher, for a Tattach without a user.
-func (s *session) Attach() (p9.File, error) { return s.AttachUID(p9.NoUID) }
-
-// AttachUID implements p9.UIDAttacher: the root of the share, for files
-// created through it to belong to uid (Linux attaches once per user with
-// its default access=client). Without a user, files belong to the server's
-// own user (root in dom0).
-func (s *session) AttachUID(uid p9.UID) (p9.File, error) {
+// Attach implements p9.Attacher: the root of the share, for files created
+// through it to belong to uid (Linux attaches once per user with its
+// default access=user). Without a uid, files belong to the server's own
+// user (root in dom0); the user name is not looked up.
+func (s *session) Attach(_ string, uid p9.UID) (p9.File, error) {
 	if !uid.Ok() {
 		uid = p9.UID(os.Geteuid())
 	}
@@ -60,7 +54,7 @@ func (s *session) AttachUID(uid p9.UID) (p9.File, error) {
 func (s *session) acquire(n int64) error {
 	if s.files.Add(n) > s.maxFiles {
 		s.files.Add(-n)
-		return fmt.Errorf("session holds %d host descriptors: %w", s.maxFiles, linux.ENFILE)
+		return fmt.Errorf("session holds %d host descriptors: %w", s.maxFiles, unix.ENFILE)
 	}
 	return nil
 }
@@ -70,14 +64,14 @@ func (s *session) release(n int64) { s.files.Add(-n) }
 // waitRead and waitWrite apply the share's I/O limits to one operation.
 func (s *session) waitRead(n int) error {
 	if err := s.share.cfg.Limiter.WaitRead(s.ctx, n); err != nil {
-		return fmt.Errorf("i/o limit: %w", linux.EINTR)
+		return fmt.Errorf("i/o limit: %w", unix.EINTR)
 	}
 	return nil
 }
 
 func (s *session) waitWrite(n int) error {
 	if err := s.share.cfg.Limiter.WaitWrite(s.ctx, n); err != nil {
-		return fmt.Errorf("i/o limit: %w", linux.EINTR)
+		return fmt.Errorf("i/o limit: %w", unix.EINTR)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-//go:build ignore && (linux)
+//go:build linux
 
 package sharefs
 
@@ -7,15 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"strings"
 	"sync"
 
 	"github.com/containerd/log"
 	"golang.org/x/sys/unix"
 
 	"github.com/runxen/runxen/runtime/iolimit"
-	"github.com/runxen/runxen/runtime/sharefs/internal/p9"
+	"github.com/runxen/runxen/runtime/p9"
 )
 
 // Share is the file server for one host directory. It serves any number of
@@ -79,14 +77,15 @@ func (s *Share) ReadOnly() bool { return s.cfg.ReadOnly }
 
 // Serve runs one 9P2000.L session over conn until the peer goes away, ctx
 // ends, the share is closed, or the client breaks the protocol. It returns
-// nil when the connection simply ended.
+// nil when the connection simply ended, and an error wrapping
+// p9.ErrProtocol when the client broke the protocol.
 //
-// conn carries 9P messages as a byte stream. Read is called by one
-// goroutine at a time; Write is called with whole replies, never
-// concurrently, possibly in several pieces per reply unless conn implements
-// WriteVectors([][]byte) error, which then gets every reply in one call.
-// Close must make a pending Read return. If conn has a MaxMessageSize() int
-// method, the negotiated msize stays within it.
+// conn carries 9P messages as a byte stream (a xen9pfs connection, a unix
+// socket, net.Pipe in tests). Read is called by one goroutine at a time;
+// replies are written whole, one at a time, in one WriteVectors([][]byte)
+// call if conn has that method. Close must make a pending Read return. If
+// conn has a MaxMessageSize() int method, the negotiated msize stays
+// within it.
 func (s *Share) Serve(ctx context.Context, conn io.ReadWriteCloser) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -107,36 +106,27 @@ func (s *Share) Serve(ctx context.Context, conn io.ReadWriteCloser) error {
 		s.wg.Done()
 	}()
 
-	msize := s.cfg.MaxMessageSize
-	if m, ok := conn.(interface{ MaxMessageSize() int }); ok && m.MaxMessageSize() > 0 {
-		msize = min(msize, uint32(min(m.MaxMessageSize(), 1<<30)))
+	ctx = log.WithLogger(ctx, log.G(ctx).WithField("share", s.cfg.Dir))
+	srv := &p9.Server{
+		Attacher:       sess,
+		MaxMessageSize: s.cfg.MaxMessageSize,
+		MaxFIDs:        s.cfg.MaxFIDs,
+		MaxInflight:    s.cfg.MaxInflight,
+		MaxXattrBytes:  16 * p9.MaxXattrSize,
+		BeginRequest:   s.quiet.begin,
+		EndRequest:     s.quiet.end,
 	}
-	logger := log.G(ctx).WithField("share", s.cfg.Dir)
-	srv := p9.NewServer(sess,
-		p9.WithMaxMessageSize(msize),
-		p9.WithMaxVersion(0), // plain 9P2000.L, what Linux speaks
-		p9.WithMaxFIDs(s.cfg.MaxFIDs),
-		p9.WithMaxInflight(s.cfg.MaxInflight),
-		p9.WithMaxXattrBytes(16*p9.MaxXattrSize),
-		p9.WithRequestHooks(s.quiet.begin, s.quiet.end),
-		p9.WithServerLogger(p9Logger{logger}),
-	)
-
-	rd := &sessionReader{r: conn, cancel: cancel}
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	var w io.WriteCloser = conn
-	if vw, ok := conn.(p9.VectorWriter); ok {
-		w = vectorConn{conn, vw}
-	}
-	logger.Debug("sharefs: session started")
-	srv.Handle(rd, w)
-
-	if err := rd.err(); err != nil && !isClosedErr(err) {
-		logger.WithError(err).Debug("sharefs: session ended")
+	log.G(ctx).Debug("sharefs: session started")
+	// The p9 server closes the connection as soon as reading ends, before
+	// it waits for the requests in progress: that close also ends the
+	// session's context, so requests waiting for the I/O limits give up
+	// at once.
+	err := srv.Serve(ctx, wrapConn(conn, cancel))
+	if err != nil {
+		log.G(ctx).WithError(err).Debug("sharefs: session ended")
 		return fmt.Errorf("sharefs: %s: %w", s.cfg.Dir, err)
 	}
-	logger.Debug("sharefs: session ended")
+	log.G(ctx).Debug("sharefs: session ended")
 	return nil
 }
 
@@ -187,52 +177,39 @@ func (s *Share) Close() error {
 	return errors.Join(unix.Close(s.rootFD), unix.Close(s.syncFD))
 }
 
-// sessionReader is the request side of a connection. It ends the session's
-// context when reading fails or the server closes it, so that requests
-// waiting for the share's I/O limits give up and the server's shutdown (which
-// waits for every request) is prompt.
-type sessionReader struct {
-	r      io.ReadCloser
+// sessionConn is a session's connection: closing it also ends the
+// session's context. It keeps the transport's MaxMessageSize visible to the
+// p9 server (0: no limit of its own).
+type sessionConn struct {
+	io.ReadWriteCloser
 	cancel context.CancelFunc
-
-	mu      sync.Mutex
-	readErr error // guarded by mu
 }
 
-func (r *sessionReader) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	if err != nil {
-		r.mu.Lock()
-		if r.readErr == nil {
-			r.readErr = err
-		}
-		r.mu.Unlock()
-		r.cancel()
+func (c *sessionConn) Close() error {
+	c.cancel()
+	return c.ReadWriteCloser.Close()
+}
+
+func (c *sessionConn) MaxMessageSize() int {
+	if m, ok := c.ReadWriteCloser.(interface{ MaxMessageSize() int }); ok {
+		return m.MaxMessageSize()
 	}
-	return n, err
+	return 0
 }
 
-func (r *sessionReader) Close() error {
-	r.cancel()
-	return r.r.Close()
-}
-
-func (r *sessionReader) err() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.readErr
-}
-
-// isClosedErr reports whether a read error just means the connection ended.
-func isClosedErr(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) || errors.Is(err, net.ErrClosed) ||
-		errors.Is(err, context.Canceled) || errors.Is(err, unix.ECONNRESET)
-}
-
-// vectorConn keeps a connection's WriteVectors visible to the p9 server.
-type vectorConn struct {
-	io.WriteCloser
+// vectorSessionConn is a sessionConn whose transport takes whole replies
+// in pieces (xen9pfs).
+type vectorSessionConn struct {
+	*sessionConn
 	p9.VectorWriter
+}
+
+func wrapConn(conn io.ReadWriteCloser, cancel context.CancelFunc) io.ReadWriteCloser {
+	sc := &sessionConn{ReadWriteCloser: conn, cancel: cancel}
+	if vw, ok := conn.(p9.VectorWriter); ok {
+		return vectorSessionConn{sc, vw}
+	}
+	return sc
 }
 
 // quiet counts requests in flight, for Sync.
@@ -277,18 +254,3 @@ func (q *quiet) wait(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
-
-// p9Logger sends the p9 server's log lines to containerd's log: protocol
-// violations and handler panics as warnings, everything else at debug level.
-type p9Logger struct{ l *log.Entry }
-
-func (l p9Logger) Printf(format string, v ...any) {
-	if strings.HasPrefix(format, "p9: closing") || strings.HasPrefix(format, "panic") {
-		l.l.Warnf(format, v...)
-		return
-	}
-	l.l.Debugf(format, v...)
-}
-
-// Tracing implements p9.Tracer: every message is logged at trace level.
-func (l p9Logger) Tracing() bool { return l.l.Logger.IsLevelEnabled(log.TraceLevel) }

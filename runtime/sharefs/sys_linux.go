@@ -1,4 +1,4 @@
-//go:build ignore && (linux)
+//go:build linux
 
 package sharefs
 
@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"unsafe"
 
-	"github.com/hugelgupf/p9/linux"
 	"golang.org/x/sys/unix"
 )
 
@@ -40,20 +39,20 @@ var checkProc = sync.OnceValue(func() error {
 })
 
 // errnoErr turns a system call error into an error carrying a Linux errno
-// (what the 9P server sends back in Rlerror) and the operation that failed.
+// (which the p9 server sends back in Rlerror, exactly) and the operation
+// that failed.
 func errnoErr(op string, err error) error {
 	if err == nil {
 		return nil
 	}
 	var e unix.Errno
 	if errors.As(err, &e) {
-		return fmt.Errorf("%s: %w", op, linux.Errno(e))
+		if err == error(e) {
+			return fmt.Errorf("%s: %w", op, e)
+		}
+		return err // already wrapped with its context
 	}
-	var le linux.Errno
-	if errors.As(err, &le) {
-		return err
-	}
-	return fmt.Errorf("%s: %w (%w)", op, linux.EIO, err)
+	return fmt.Errorf("%s: %w (%w)", op, unix.EIO, err)
 }
 
 // retryEINTR retries fn while it fails with EINTR. The Go runtime installs

@@ -1,14 +1,13 @@
-//go:build ignore && (linux)
+//go:build linux
 
 package sharefs
 
 import (
 	"strings"
 
-	"github.com/hugelgupf/p9/linux"
 	"golang.org/x/sys/unix"
 
-	"github.com/runxen/runxen/runtime/sharefs/internal/p9"
+	"github.com/runxen/runxen/runtime/p9"
 )
 
 // Extended attributes, by namespace:
@@ -57,7 +56,7 @@ func xattrPolicy(name string) xattrAccess {
 
 func checkXattrName(name string) (xattrAccess, error) {
 	if name == "" || len(name) > 255 || strings.IndexByte(name, 0) >= 0 {
-		return 0, linux.ERANGE
+		return 0, unix.ERANGE
 	}
 	return xattrPolicy(name), nil
 }
@@ -70,9 +69,9 @@ func (f *file) GetXattr(name string) ([]byte, error) {
 	}
 	switch access {
 	case xattrUnsupported:
-		return nil, linux.EOPNOTSUPP
+		return nil, unix.EOPNOTSUPP
 	case xattrHidden:
-		return nil, linux.ENODATA
+		return nil, unix.ENODATA
 	}
 	if err := f.sess.waitRead(0); err != nil {
 		return nil, err
@@ -84,7 +83,7 @@ func (f *file) GetXattr(name string) ([]byte, error) {
 			return nil, errnoErr("getxattr", err)
 		}
 		if n > xattrSizeMax {
-			return nil, linux.E2BIG
+			return nil, unix.E2BIG
 		}
 		buf := make([]byte, n)
 		if n == 0 {
@@ -99,7 +98,7 @@ func (f *file) GetXattr(name string) ([]byte, error) {
 		}
 		return buf[:n], nil
 	}
-	return nil, linux.ERANGE
+	return nil, unix.ERANGE
 }
 
 // ListXattrs implements p9.File.ListXattrs, leaving out hidden and
@@ -116,7 +115,7 @@ func (f *file) ListXattrs() ([]string, error) {
 			return nil, errnoErr("listxattr", err)
 		}
 		if n > xattrListMax {
-			return nil, linux.E2BIG
+			return nil, unix.E2BIG
 		}
 		buf = make([]byte, n)
 		if n == 0 {
@@ -134,7 +133,7 @@ func (f *file) ListXattrs() ([]string, error) {
 		break
 	}
 	if buf == nil {
-		return nil, linux.ERANGE
+		return nil, unix.ERANGE
 	}
 	var names []string
 	for _, name := range strings.Split(string(buf), "\x00") {
@@ -152,18 +151,18 @@ func (f *file) SetXattr(name string, data []byte, flags p9.XattrFlags) error {
 		return err
 	}
 	if flags&^(p9.XattrCreate|p9.XattrReplace) != 0 {
-		return linux.EINVAL
+		return unix.EINVAL
 	}
 	if len(data) > xattrSizeMax {
-		return linux.E2BIG
+		return unix.E2BIG
 	}
 	switch {
 	case f.readOnly():
-		return linux.EROFS
+		return unix.EROFS
 	case access == xattrUnsupported:
-		return linux.EOPNOTSUPP
+		return unix.EOPNOTSUPP
 	case access == xattrHidden:
-		return linux.EPERM
+		return unix.EPERM
 	}
 	if err := f.sess.waitWrite(0); err != nil {
 		return err
@@ -179,11 +178,11 @@ func (f *file) RemoveXattr(name string) error {
 	}
 	switch {
 	case f.readOnly():
-		return linux.EROFS
+		return unix.EROFS
 	case access == xattrUnsupported:
-		return linux.EOPNOTSUPP
+		return unix.EOPNOTSUPP
 	case access == xattrHidden:
-		return linux.EPERM
+		return unix.EPERM
 	}
 	if err := f.sess.waitWrite(0); err != nil {
 		return err
