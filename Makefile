@@ -16,12 +16,15 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_TTRPC_VERSION := v1.2.10
 PROTOS := guest-agent/api/v1/agent.proto
 LAB_TIMEOUT ?= 45m
+# make install: binaries to $(DESTDIR)$(PREFIX)/bin, guest images and config to fixed system paths.
+PREFIX ?= /usr/local
+DESTDIR ?=
 
 # Everything under cmd/ is static: guest binaries must run in an initramfs with no libc, and
 # host binaries then run on any dom0 distribution.
 GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath
 
-.PHONY: generate check-generated all binaries guest dom0-tests bench test unit lab-test vet lint demo lab-shell lab-clean host-deps clean help
+.PHONY: generate check-generated all binaries guest dom0-tests bench test unit lab-test vet lint demo lab-shell lab-clean host-deps install clean help
 
 all: binaries guest dom0-tests ## build every binary into bin/ and the guest images into bin/guest/
 
@@ -86,6 +89,9 @@ generate: ## regenerate the committed protobuf/ttrpc code (needs protoc: apt-get
 
 check-generated: generate ## fail if the committed generated code is stale
 	git diff --exit-code -- $(dir $(PROTOS))
+
+install: ## install the shim, runxen, guest images and example config (PREFIX=/usr/local, DESTDIR); run make all first
+	PREFIX='$(PREFIX)' DESTDIR='$(DESTDIR)' BIN='$(BIN)' scripts/install.sh
 
 clean: ## remove build output
 	rm -rf $(BIN)
