@@ -185,13 +185,10 @@ func start(ctx context.Context, id string, plan Plan, opt options) (_ *Holder, r
 	switch plan.Mode {
 	case ModeJoin:
 		h.path = plan.Path
-		err = sameNetNS(target, h.procPath())
 	case ModeCreate:
 		h.path = h.procPath()
-		err = differentNetNS("/proc/self/ns/net", h.procPath())
-	case ModeHost:
-		err = sameNetNSPath("/proc/self/ns/net", h.procPath())
 	}
+	err = checkNetNS(plan.Mode, target, h.procPath())
 	if err != nil {
 		return nil, fmt.Errorf("holder %d not in the expected namespace: %w", h.Pid(), err)
 	}

@@ -68,41 +68,35 @@ func idOfPath(path string) (nsID, error) {
 	return nsID{st.Dev, st.Ino}, nil
 }
 
-func sameNetNS(want *os.File, path string) error {
-	a, err := idOfFile(want)
+// checkNetNS says whether the namespace at procPath (the holder's) is the
+// one the mode asked for: target's when joining, the shim's own for the
+// host's, and anything else when creating.
+func checkNetNS(mode Mode, target *os.File, procPath string) error {
+	got, err := idOfPath(procPath)
 	if err != nil {
 		return err
 	}
-	b, err := idOfPath(path)
+	self, err := idOfPath("/proc/self/ns/net")
 	if err != nil {
 		return err
 	}
-	if a != b {
-		return fmt.Errorf("%s is namespace %d, want %s's %d", path, b.ino, want.Name(), a.ino)
-	}
-	return nil
-}
-
-func sameNetNSPath(want, path string) error {
-	f, err := os.Open(want)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return sameNetNS(f, path)
-}
-
-func differentNetNS(other, path string) error {
-	a, err := idOfPath(other)
-	if err != nil {
-		return err
-	}
-	b, err := idOfPath(path)
-	if err != nil {
-		return err
-	}
-	if a == b {
-		return fmt.Errorf("%s is still %s's namespace %d", path, other, a.ino)
+	switch mode {
+	case ModeJoin:
+		want, err := idOfFile(target)
+		if err != nil {
+			return err
+		}
+		if got != want {
+			return fmt.Errorf("%s is namespace %d, want %s's %d", procPath, got.ino, target.Name(), want.ino)
+		}
+	case ModeCreate:
+		if got == self {
+			return fmt.Errorf("%s is still the shim's namespace %d", procPath, got.ino)
+		}
+	case ModeHost:
+		if got != self {
+			return fmt.Errorf("%s is namespace %d, want the shim's %d", procPath, got.ino, self.ino)
+		}
 	}
 	return nil
 }
