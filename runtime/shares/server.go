@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/runxen/runxen/runtime/iolimit"
+	"github.com/runxen/runxen/runtime/sharefs"
 )
 
 // Server is the file server of one share: what the Set needs of a
@@ -29,5 +30,9 @@ type ServerConfig struct {
 }
 
 // defaultServer makes the Server when Config.NewServer is nil: a
-// runtime/sharefs Share (sharefs.go), nil while sharefs is out of the build.
-var defaultServer func(ServerConfig) (Server, error)
+// runtime/sharefs Share.
+func defaultServer(c ServerConfig) (Server, error) {
+	return sharefs.New(sharefs.Config{Dir: c.Dir, ReadOnly: c.ReadOnly, Limiter: c.Limiter})
+}
+
+var _ Server = (*sharefs.Share)(nil)

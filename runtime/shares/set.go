@@ -92,9 +92,6 @@ func New(ctx context.Context, cfg Config) (*Set, error) {
 	if cfg.NewServer == nil {
 		cfg.NewServer = defaultServer
 	}
-	if cfg.NewServer == nil {
-		return nil, errors.New("shares: Config.NewServer is nil and this build has no file server")
-	}
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = DefaultConnectTimeout
 	}
