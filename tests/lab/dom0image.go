@@ -23,6 +23,8 @@ var dom0Packages = []string{
 	"linux-image-amd64", "kmod", "procps", "psmisc", "iproute2", "iptables",
 	"containerd", "docker.io", "docker-cli", "runc", "tini",
 	"containernetworking-plugins", "erofs-utils", "e2fsprogs", "xz-utils", "busybox-static",
+	// stress-ng: the share tests run its file stressors in a guest over runxen's 9P server.
+	"stress-ng",
 }
 
 // dom0ImageSize is the sparse size of the dom0 disk; images and containers pulled into the lab
