@@ -1,0 +1,518 @@
+//go:build dom0
+
+package dom0
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	agent "github.com/runxen/runxen/guest-agent/api/v1"
+	"github.com/runxen/runxen/runtime/iolimit"
+	"github.com/runxen/runxen/runtime/shares"
+	"github.com/runxen/runxen/runtime/xen"
+	"github.com/runxen/runxen/runtime/xen9pfs"
+)
+
+// TestShareGuest boots one guest with a busybox image as its root file
+// system, served from dom0 by runtime/shares (our 9P server on Xen's 9pfs
+// transport), plus a volume and a read-only share, and proves in order:
+// the agent mounts them and runs /bin/sh from the share as the container's
+// root; what the guest does is seen exactly so in dom0 and the other way
+// round; the read-only share refuses writes; escape attempts touch nothing
+// outside; file-system stress passes; I/O limits hold and change live; and
+// destroying the domain mid-I/O leaves nothing behind. One boot serves
+// every step because boots are slow in the lab.
+func TestShareGuest(t *testing.T) {
+	h := newHost(t)
+	fdsBefore := xenFDs(t)
+	base := shareBase(t)
+	root, vol, ro, outside := filepath.Join(base, "rootfs"), filepath.Join(base, "vol"), filepath.Join(base, "ro"), filepath.Join(base, "outside")
+	for _, d := range []string{root, vol, ro, outside} {
+		must(t, os.Mkdir(d, 0o755))
+	}
+	withStress := buildRootfs(t, root)
+	must(t, os.WriteFile(filepath.Join(ro, "existing"), []byte("read me\n"), 0o644))
+	must(t, os.WriteFile(filepath.Join(vol, "from-host"), []byte("host file\n"), 0o644))
+	secret := newSentinel(t, filepath.Join(outside, "secret"), "dom0 secret\n")
+
+	g := h.createGuest(t, "share", "agent-test.initramfs", "console=hvc0", 512)
+	set := newShares(t, h, g, nil)
+	ctx := ctxFor(t, bootTimeout)
+	for _, sp := range []shares.Spec{
+		{Tag: "rootfs", Dir: root},
+		{Tag: "vol", Dir: vol},
+		{Tag: "ro", Dir: ro, ReadOnly: true},
+	} {
+		must(t, set.Add(ctx, sp))
+	}
+	if info, err := h.ts.Info(ctx, g.id); err != nil || info.State != xen.StatePaused {
+		t.Fatalf("shares were to be added to a paused domain: %+v, %v", info, err)
+	}
+	start := time.Now()
+	must(t, h.ts.Unpause(ctx, g.id))
+	if err := set.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	connected := time.Since(start)
+	c, err := h.connect(ctx, g, callTimeout, nil)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer func() { c.Close() }()
+	svc := c.Agent()
+	t.Logf("unpause to shares connected %s, to agent answering %s", connected.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+
+	mountShare(t, svc, &agent.MountShareRequest{Tag: "rootfs", Target: guestRootfs})
+	mountShare(t, svc, &agent.MountShareRequest{Tag: "vol", Target: guestSharesDir + "/vol"})
+	// Mounted writable in the guest: the file server itself must refuse.
+	mountShare(t, svc, &agent.MountShareRequest{Tag: "ro", Target: guestSharesDir + "/ro"})
+	if _, err := svc.MountShare(ctx, &agent.MountShareRequest{Tag: "vol", Target: guestSharesDir + "/again"}); err == nil {
+		t.Error("a tag mounted twice")
+	}
+
+	const cid = "share"
+	init := createShareContainer(t, svc, cid, shareContainerSpec(guestRootfs,
+		[]string{"/bin/sh", "-c", "echo init-running-from-the-share; exec sleep 1000000"},
+		bind(guestSharesDir+"/vol", "/vol", false), bind(guestSharesDir+"/ro", "/ro", false)))
+	if err := init.stdout.waitFor(ctx, "init-running-from-the-share"); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("root-from-the-share", func(t *testing.T) {
+		out := mustSh(t, svc, cid, `readlink /bin; readlink /usr/bin/sh; cat /etc/hostname; grep -E ' (/|/vol|/ro) 9p ' /proc/mounts; grep -E '^(9p|9pnet|9pnet_xen|netfs) ' /proc/modules | cut -d' ' -f1 | sort | tr '\n' ' '`)
+		t.Logf("in the container:\n%s", out)
+		for _, want := range []string{"usr/bin\n/usr/bin/busybox\nrunxen-share\n", "rootfs / 9p ", "trans=xen", "vol /vol 9p", "ro /ro 9p", "9pnet_xen"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("container view lacks %q", want)
+			}
+		}
+	})
+
+	t.Run("guest-changes-seen-in-dom0", func(t *testing.T) {
+		out := mustSh(t, svc, cid, `set -e
+cd /work
+echo hello > a.txt
+mv a.txt b.txt
+mkdir -p d1/d2 dd
+echo deep > d1/d2/f
+mv dd dd2
+chmod 4755 b.txt
+chmod 2750 d1
+chown 1000:1000 d1/d2/f
+ln -s ../b.txt d1/link
+ln -s /etc/passwd abslink
+ln b.txt hard
+mkfifo fifo
+touch gone
+rm gone
+dd if=/dev/zero of=trunc bs=1 count=0 seek=12345 2>/dev/null
+touch -d '2001-02-03 04:05:06' b.txt
+head -c 3000000 /dev/urandom > rnd
+sha256sum rnd
+if mknod cdev c 1 3 2>/dev/null; then echo MKNOD-ALLOWED; fi
+`)
+		syncShares(t, svc, set)
+		w := filepath.Join(root, "work")
+		checkAbsent(t, filepath.Join(w, "a.txt"), filepath.Join(w, "gone"), filepath.Join(w, "dd"), filepath.Join(w, "cdev"))
+		if strings.Contains(out, "MKNOD-ALLOWED") {
+			t.Error("the guest made a character device on the share")
+		}
+		b := lstat(t, filepath.Join(w, "b.txt"))
+		if b.Mode&unix.S_IFMT != unix.S_IFREG || b.Mode&0o7777 != 0o4755 || b.Nlink != 2 || b.Uid != 0 ||
+			time.Unix(b.Mtim.Unix()).UTC() != time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC) {
+			t.Errorf("b.txt: mode %o, links %d, uid %d, mtime %s", b.Mode, b.Nlink, b.Uid, time.Unix(b.Mtim.Unix()).UTC())
+		}
+		if hard := lstat(t, filepath.Join(w, "hard")); hard.Ino != b.Ino {
+			t.Errorf("hard link has inode %d, b.txt %d", hard.Ino, b.Ino)
+		}
+		checkContent(t, filepath.Join(w, "b.txt"), "hello\n")
+		if d := lstat(t, filepath.Join(w, "d1")); d.Mode&unix.S_IFMT != unix.S_IFDIR || d.Mode&0o7777 != 0o2750 {
+			t.Errorf("d1: mode %o", d.Mode)
+		}
+		if f := lstat(t, filepath.Join(w, "d1/d2/f")); f.Uid != 1000 || f.Gid != 1000 {
+			t.Errorf("d1/d2/f owned by %d:%d, want 1000:1000", f.Uid, f.Gid)
+		}
+		checkContent(t, filepath.Join(w, "d1/d2/f"), "deep\n")
+		checkLink(t, filepath.Join(w, "d1/link"), "../b.txt")
+		checkLink(t, filepath.Join(w, "abslink"), "/etc/passwd")
+		if f := lstat(t, filepath.Join(w, "fifo")); f.Mode&unix.S_IFMT != unix.S_IFIFO {
+			t.Errorf("fifo: mode %o", f.Mode)
+		}
+		if f := lstat(t, filepath.Join(w, "dd2")); f.Mode&unix.S_IFMT != unix.S_IFDIR {
+			t.Errorf("dd2: mode %o", f.Mode)
+		}
+		if f := lstat(t, filepath.Join(w, "trunc")); f.Size != 12345 {
+			t.Errorf("trunc: size %d", f.Size)
+		}
+		data, err := os.ReadFile(filepath.Join(w, "rnd"))
+		must(t, err)
+		sum := sha256.Sum256(data)
+		if len(data) != 3000000 || !strings.Contains(out, hex.EncodeToString(sum[:])+"  rnd") {
+			t.Errorf("rnd: %d bytes with sha256 %x; the guest said %q", len(data), sum, out)
+		}
+	})
+
+	t.Run("dom0-changes-seen-in-guest", func(t *testing.T) {
+		w := filepath.Join(root, "work")
+		guest := func(script string) string { return strings.TrimSpace(mustSh(t, svc, cid, script)) }
+		must(t, os.WriteFile(filepath.Join(w, "host.txt"), []byte("one\n"), 0o644))
+		if got := guest("cat /work/host.txt"); got != "one" {
+			t.Errorf("new host file: guest reads %q", got)
+		}
+		// Same size, other bytes: a stale page cache would show "one".
+		must(t, os.WriteFile(filepath.Join(w, "host.txt"), []byte("two\n"), 0o644))
+		if got := guest("cat /work/host.txt"); got != "two" {
+			t.Errorf("host file rewritten in place: guest reads %q", got)
+		}
+		must(t, os.WriteFile(filepath.Join(w, "host.txt"), []byte("three, longer\n"), 0o644))
+		if got := guest("cat /work/host.txt"); got != "three, longer" {
+			t.Errorf("host file grown: guest reads %q", got)
+		}
+		must(t, os.Rename(filepath.Join(w, "host.txt"), filepath.Join(w, "host2.txt")))
+		must(t, os.Chmod(filepath.Join(w, "host2.txt"), 0o600))
+		must(t, os.Lchown(filepath.Join(w, "host2.txt"), 1000, 1000))
+		if got := guest("test -e /work/host.txt && echo still-there; stat -c '%a %u %g' /work/host2.txt"); got != "600 1000 1000" {
+			t.Errorf("host rename, chmod, chown: guest sees %q", got)
+		}
+		must(t, os.Symlink("b.txt", filepath.Join(w, "hostlink")))
+		must(t, os.MkdirAll(filepath.Join(w, "hdir/sub"), 0o755))
+		must(t, os.WriteFile(filepath.Join(w, "hdir/sub/f"), []byte("nested\n"), 0o644))
+		if got := guest("readlink /work/hostlink; cat /work/hdir/sub/f"); got != "b.txt\nnested" {
+			t.Errorf("host symlink and directories: guest sees %q", got)
+		}
+		must(t, os.Remove(filepath.Join(w, "host2.txt")))
+		must(t, os.RemoveAll(filepath.Join(w, "hdir")))
+		if got := guest("ls /work/host2.txt /work/hdir 2>&1 | grep -c 'No such file'"); got != "2" {
+			t.Errorf("host removals: guest sees %q", got)
+		}
+	})
+
+	t.Run("volume-both-ways", func(t *testing.T) {
+		out := mustSh(t, svc, cid, "cat /vol/from-host; echo from-guest > /vol/from-guest; mkdir /vol/gdir; ln -s from-guest /vol/glink")
+		if out != "host file\n" {
+			t.Errorf("guest reads the volume's file as %q", out)
+		}
+		syncShares(t, svc, set)
+		checkContent(t, filepath.Join(vol, "from-guest"), "from-guest\n")
+		checkLink(t, filepath.Join(vol, "glink"), "from-guest")
+		if d := lstat(t, filepath.Join(vol, "gdir")); d.Mode&unix.S_IFMT != unix.S_IFDIR {
+			t.Errorf("gdir: mode %o", d.Mode)
+		}
+		checkAbsent(t, filepath.Join(root, "vol/from-guest")) // not in the mount point below it
+		must(t, os.WriteFile(filepath.Join(vol, "later"), []byte("later\n"), 0o644))
+		if got := mustSh(t, svc, cid, "cat /vol/later"); got != "later\n" {
+			t.Errorf("guest reads %q", got)
+		}
+	})
+
+	t.Run("read-only-share", func(t *testing.T) {
+		before := lstat(t, filepath.Join(ro, "existing"))
+		out := mustSh(t, svc, cid, `for c in 'echo x > /ro/new' 'echo y >> /ro/existing' 'rm /ro/existing' 'chmod 777 /ro/existing' \
+	'chown 1000 /ro/existing' 'mkdir /ro/d' 'ln -s x /ro/l' 'ln /ro/existing /ro/h' 'mv /ro/existing /ro/moved' \
+	'touch /ro/existing' 'mkfifo /ro/p' 'dd if=/dev/zero of=/ro/existing bs=1 count=0 seek=1 2>&1 | grep -v records'; do
+	if sh -c "$c" 2>/tmp/ro-err; then echo "ALLOWED: $c"; else echo "refused: $c: $(cat /tmp/ro-err)"; fi
+done
+cat /ro/existing`)
+		t.Logf("read-only share:\n%s", out)
+		if strings.Contains(out, "ALLOWED") || !strings.HasSuffix(out, "read me\n") {
+			t.Errorf("read-only share:\n%s", out)
+		}
+		if n := strings.Count(out, "Read-only file system"); n < 8 {
+			t.Errorf("only %d refusals say EROFS", n)
+		}
+		ents, err := os.ReadDir(ro)
+		must(t, err)
+		if len(ents) != 1 {
+			t.Errorf("read-only share now holds %v", ents)
+		}
+		after := lstat(t, filepath.Join(ro, "existing"))
+		if after.Mode != before.Mode || after.Uid != before.Uid || after.Size != before.Size || after.Mtim != before.Mtim || after.Ctim != before.Ctim {
+			t.Errorf("read-only file changed: %+v -> %+v", before, after)
+		}
+	})
+
+	t.Run("escapes", func(t *testing.T) {
+		// The guest's symlinks point where, resolved in dom0 from inside
+		// the share, they would reach the sibling directory "outside".
+		stop := make(chan struct{})
+		var swaps atomic.Int64
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			// dom0 swaps a directory of the share for a symlink to
+			// outside, over and over, while the guest works in it.
+			defer wg.Done()
+			hr := filepath.Join(root, "hostrace")
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_ = os.Mkdir(hr+".d", 0o777)
+				_ = os.Rename(hr+".d", hr)
+				time.Sleep(time.Millisecond)
+				_ = os.Rename(hr, hr+".old")
+				_ = os.Symlink("../outside", hr)
+				time.Sleep(time.Millisecond)
+				_ = os.Remove(hr)
+				_ = os.RemoveAll(hr + ".old")
+				swaps.Add(1)
+			}
+		}()
+		out := mustSh(t, svc, cid, `cd /
+ln -s /etc esc-etc; echo pwned > esc-etc/runxen-escape
+ln -s /proc/self/root esc-proc; echo pwned > esc-proc/runxen-escape2; cat esc-proc/etc/hostname
+ln -s ../outside esc-rel; echo pwned > esc-rel/secret 2>&1; cat esc-rel/secret 2>&1
+cat ../../../../outside/secret 2>&1; cat /work/../../../outside/secret 2>&1
+ln ../../outside/secret /hl 2>&1
+mkdir -p /race
+( i=0; while [ $i -lt 300 ]; do mkdir /race/d 2>/dev/null; mv /race/d /race/d.old 2>/dev/null; ln -s ../../outside /race/d 2>/dev/null
+	rm -f /race/d; rm -rf /race/d.old; i=$((i+1)); done ) &
+( i=0; while [ $i -lt 300 ]; do echo pwned > /race/d/secret 2>/dev/null; chmod 666 /race/d/secret 2>/dev/null
+	cat /race/d/secret >/dev/null 2>&1; ln /race/d/secret /race/h 2>/dev/null; rm -f /race/d/secret /race/h 2>/dev/null; i=$((i+1)); done ) &
+( i=0; while [ $i -lt 300 ]; do echo pwned > /hostrace/secret 2>/dev/null; chmod 666 /hostrace/secret 2>/dev/null
+	cat /hostrace/secret >/dev/null 2>&1; mv /hostrace/secret /hostrace/s2 2>/dev/null; rm -f /hostrace/s2 2>/dev/null; i=$((i+1)); done ) &
+wait
+echo done`)
+		close(stop)
+		wg.Wait()
+		t.Logf("guest:\n%s(dom0 swapped hostrace %d times)", out, swaps.Load())
+		syncShares(t, svc, set)
+		secret.check(t)
+		ents, err := os.ReadDir(outside)
+		must(t, err)
+		if len(ents) != 1 {
+			t.Errorf("outside now holds %v", ents)
+		}
+		checkAbsent(t, "/etc/runxen-escape", "/runxen-escape2", filepath.Join(base, "hl"))
+		// The guest's writes through its symlinks landed inside the share,
+		// where the guest's own kernel resolved them.
+		checkContent(t, filepath.Join(root, "etc/runxen-escape"), "pwned\n")
+		checkContent(t, filepath.Join(root, "runxen-escape2"), "pwned\n")
+		checkLink(t, filepath.Join(root, "esc-rel"), "../outside")
+	})
+
+	t.Run("stress", func(t *testing.T) {
+		var wg sync.WaitGroup
+		for i, dir := range []string{"/work", "/vol"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := tool(t, svc, cid, "fsx", dir+"/fsx", "4000", fmt.Sprint(i+1))
+				t.Logf("fsx on %s: %d bytes at the end, %v in %.1f s: every read matched the model", dir, r.Bytes, r.Ops, r.Secs)
+			}()
+		}
+		wg.Wait()
+		if !withStress {
+			t.Log("dom0 has no stress-ng: only fsx ran")
+			return
+		}
+		st, out, errOut := sh(t, svc, cid, `mkdir -p /work/stress && exec stress-ng --temp-path /work/stress --timeout 60s --verify --metrics-brief \
+	--hdd 1 --hdd-bytes 16m --dir 1 --dentry 1 --rename 1 --link 1 --symlink 1 --chmod 1 --utime 1 \
+	--seek 1 --seek-size 16m --lockf 1 --flock 1 --mmap 1 --mmap-file --mmap-bytes 16m --iomix 1 --iomix-bytes 16m 2>&1`)
+		t.Logf("stress-ng (exit %d):\n%s%s", st, out, errOut)
+		if st != 0 {
+			t.Errorf("stress-ng exited %d", st)
+		}
+	})
+
+	t.Run("io-limits", func(t *testing.T) {
+		free := tool(t, svc, cid, "seqwrite", "/work/limit", "32768", "262144")
+		limit := uint64(10 << 20)
+		if free.mibps() < 40 {
+			// The lab is slow: measure against a limit the guest exceeds
+			// four times, in quarters of a MiB/s.
+			limit = max(uint64(math.Floor(free.mibps())*(1<<20)/16)*4, 256<<10)
+		}
+		t.Logf("unlimited: %s; limit %.2f MiB/s", fmtMiBps(free), float64(limit)/(1<<20))
+		must(t, set.SetLimits("rootfs", iolimit.Limits{WriteBytesPerSec: limit}))
+		// One second's worth drains the bucket's burst: what follows runs
+		// at the sustained rate.
+		tool(t, svc, cid, "seqwrite", "/work/limit", fmt.Sprint(limit>>10), "262144")
+		limited := tool(t, svc, cid, "seqwrite", "/work/limit", fmt.Sprint(limit*10>>10), "262144")
+		rate := limited.mibps() * (1 << 20)
+		t.Logf("limited to %.2f MiB/s: the guest measured %s", float64(limit)/(1<<20), fmtMiBps(limited))
+		if rate > 1.05*float64(limit) {
+			t.Errorf("the guest wrote at %s under a %.2f MiB/s limit", fmtMiBps(limited), float64(limit)/(1<<20))
+		}
+		ddOut := mustSh(t, svc, cid, fmt.Sprintf("dd if=/dev/zero of=/work/dd bs=262144 count=%d conv=fsync 2>&1", limit*5/262144))
+		t.Logf("busybox dd under the limit: %s", strings.TrimSpace(ddOut))
+
+		// Raised while a write runs: the write speeds up without a remount.
+		p := startIn(t, svc, cid, shareProcess([]string{guestTool, "seqwrite", "/work/limit", fmt.Sprint(limit*20>>10), "262144"}, shareToolEnv+"=1"))
+		time.Sleep(3 * time.Second)
+		must(t, set.SetLimits("rootfs", iolimit.Limits{WriteBytesPerSec: 4 * limit}))
+		raised := parseTool(t, p.wait(t), p.stdout.String(), p.stderr.String(), nil)
+		t.Logf("20 s worth at the old limit, raised 4x after 3 s: took %.1f s (%s)", raised.Secs, fmtMiBps(raised))
+		if raised.Secs > 13 {
+			t.Errorf("raising the limit live did not speed the write up: %.1f s", raised.Secs)
+		}
+		must(t, set.SetLimits("rootfs", iolimit.Limits{}))
+		for _, st := range set.Status() {
+			t.Logf("share %s: %+v", st.Tag, st.Stats)
+		}
+	})
+
+	t.Run("destroy-mid-io", func(t *testing.T) {
+		startIn(t, svc, cid, shareProcess([]string{guestTool, "seqwrite", "/vol/big", "4194304", "262144"}, shareToolEnv+"=1"))
+		time.Sleep(5 * time.Second)
+		ctx := ctxFor(t, stepTimeout)
+		dstart := time.Now()
+		must(t, h.ts.Destroy(ctx, g.id))
+		for _, st := range set.Status() {
+			for st.Err == nil && ctx.Err() == nil {
+				time.Sleep(100 * time.Millisecond)
+				st = statusOf(set, st.Tag)
+			}
+			if !errors.Is(st.Err, xen9pfs.ErrDomainGone) && !errors.Is(st.Err, xen9pfs.ErrRemoved) {
+				t.Errorf("share %s ended with %v", st.Tag, st.Err)
+			}
+		}
+		t.Logf("every device gone %s after xl destroy began", time.Since(dstart).Round(time.Millisecond))
+		must(t, set.Close())
+		c.Close()
+		if left := leftovers(t, h, g); len(left) > 0 {
+			t.Fatalf("left behind:\n%s", strings.Join(left, "\n"))
+		}
+		if n := xenFDs(t); n != fdsBefore {
+			t.Errorf("this process has %d files open on /dev/xen, %d before the guest", n, fdsBefore)
+		}
+		if n := gntdevMappings(t); n != 0 {
+			t.Errorf("this process still maps %d granted areas", n)
+		}
+		secret.check(t)
+	})
+}
+
+func statusOf(s *shares.Set, tag string) shares.Status {
+	for _, st := range s.Status() {
+		if st.Tag == tag {
+			return st
+		}
+	}
+	return shares.Status{}
+}
+
+// TestShareNeverConnects: a guest that never connects its share (here:
+// never unpaused) fails WaitConnected within the bound with an error
+// saying so; closing leaves nothing behind.
+func TestShareNeverConnects(t *testing.T) {
+	h := newHost(t)
+	base := shareBase(t)
+	g := h.createGuest(t, "share-noconn", "agent.initramfs", "console=hvc0", 256)
+	const bound = 15 * time.Second
+	set := newShares(t, h, g, func(c *shares.Config) { c.ConnectTimeout = bound })
+	ctx := ctxFor(t, stepTimeout)
+	must(t, set.Add(ctx, shares.Spec{Tag: "rootfs", Dir: base}))
+	start := time.Now()
+	err := set.WaitConnected(ctx)
+	took := time.Since(start)
+	t.Logf("after %s: %v", took.Round(time.Millisecond), err)
+	if err == nil || !errors.Is(err, xen9pfs.ErrNotConnected) || !strings.Contains(err.Error(), `share "rootfs"`) ||
+		!strings.Contains(err.Error(), "has not started the device") {
+		t.Fatalf("WaitConnected = %v", err)
+	}
+	if took < bound || took > bound+30*time.Second {
+		t.Errorf("WaitConnected returned after %s with a %s bound", took, bound)
+	}
+	must(t, set.Close())
+	must(t, h.ts.Destroy(ctx, g.id))
+	if left := leftovers(t, h, g); len(left) > 0 {
+		t.Fatalf("left behind:\n%s", strings.Join(left, "\n"))
+	}
+}
+
+// sentinel is a file outside every share whose inode must stay untouched
+// and unread: its times are set far in the past, so any read would move
+// its atime, even on a relatime mount.
+type sentinel struct {
+	path, content string
+	st            unix.Stat_t
+}
+
+func newSentinel(t *testing.T, path, content string) *sentinel {
+	t.Helper()
+	must(t, os.WriteFile(path, []byte(content), 0o600))
+	old := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	must(t, os.Chtimes(path, old, old))
+	must(t, os.Chtimes(filepath.Dir(path), old, old))
+	s := &sentinel{path: path, content: content}
+	must(t, unix.Lstat(path, &s.st))
+	// Prove that this file system records reads: a control file read
+	// must move its atime.
+	ctl := path + ".control"
+	must(t, os.WriteFile(ctl, []byte("x"), 0o600))
+	must(t, os.Chtimes(ctl, old, old))
+	_, err := os.ReadFile(ctl)
+	must(t, err)
+	var cst unix.Stat_t
+	must(t, unix.Lstat(ctl, &cst))
+	must(t, os.Remove(ctl))
+	must(t, os.Chtimes(filepath.Dir(path), old, old))
+	must(t, unix.Lstat(path, &s.st))
+	if time.Unix(cst.Atim.Unix()).Equal(old) {
+		t.Fatalf("%s is on a file system that does not record reads (noatime): cannot prove the sentinel unread", path)
+	}
+	return s
+}
+
+func (s *sentinel) check(t *testing.T) {
+	t.Helper()
+	var now unix.Stat_t
+	must(t, unix.Lstat(s.path, &now))
+	if now.Ino != s.st.Ino || now.Mode != s.st.Mode || now.Uid != s.st.Uid || now.Gid != s.st.Gid || now.Nlink != s.st.Nlink ||
+		now.Size != s.st.Size || now.Atim != s.st.Atim || now.Mtim != s.st.Mtim || now.Ctim != s.st.Ctim {
+		t.Errorf("%s changed or was read:\nbefore %+v\nafter  %+v", s.path, s.st, now)
+	}
+	checkContent(t, s.path, s.content) // last: this read moves the atime
+	old := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	must(t, os.Chtimes(s.path, old, old))
+	must(t, unix.Lstat(s.path, &s.st))
+}
+
+func lstat(t *testing.T, p string) unix.Stat_t {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Lstat(p, &st); err != nil {
+		t.Fatalf("dom0: %v", err)
+	}
+	return st
+}
+
+func checkContent(t *testing.T, p, want string) {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil || string(b) != want {
+		t.Errorf("dom0: %s holds %q (%v), want %q", p, b, err, want)
+	}
+}
+
+func checkLink(t *testing.T, p, want string) {
+	t.Helper()
+	got, err := os.Readlink(p)
+	if err != nil || got != want {
+		t.Errorf("dom0: %s links to %q (%v), want %q", p, got, err, want)
+	}
+}
+
+func checkAbsent(t *testing.T, paths ...string) {
+	t.Helper()
+	for _, p := range paths {
+		if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("dom0: %s exists (%v)", p, err)
+		}
+	}
+}
