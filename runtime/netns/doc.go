@@ -51,9 +51,11 @@
 // to enter the namespace and come back; a thread that cannot come back
 // must die, and with it (see below) every holder forked from it. The
 // re-exec keeps all namespace changes inside the holder, which has
-// nothing else to lose. It costs one execve and a Go runtime: about 2.3
-// MiB of Pss per holder (4 MiB Rss, mostly shared text; measured with the
-// package's test binary, TestHolderCost).
+// nothing else to lose. It costs one execve and an idle Go runtime: about
+// 1 MiB of anonymous memory per holder, measured with the shim binary
+// (its code pages are the shim binary's, shared with every shim and
+// holder on the host; TestHolderCost logs the figures for the test
+// binary).
 //
 // # Dying with the shim
 //

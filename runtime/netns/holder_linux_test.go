@@ -284,7 +284,7 @@ func TestHolderCost(t *testing.T) {
 	if err != nil {
 		t.Skipf("no smaps_rollup: %v", err)
 	}
-	var rss, pss, private string
+	var rss, pss, private, anon string
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
 		if len(f) < 2 {
@@ -297,10 +297,12 @@ func TestHolderCost(t *testing.T) {
 			pss = f[1]
 		case "Private_Dirty:":
 			private = f[1]
+		case "Anonymous:":
+			anon = f[1]
 		}
 	}
 	if rss == "" || pss == "" {
 		t.Fatalf("smaps_rollup without Rss or Pss:\n%s", b)
 	}
-	t.Logf("holder %d: Rss %s kB, Pss %s kB, Private_Dirty %s kB", h.Pid(), rss, pss, private)
+	t.Logf("holder %d: Rss %s kB, Pss %s kB, Private_Dirty %s kB, Anonymous %s kB", h.Pid(), rss, pss, private, anon)
 }
