@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/containerd/errdefs"
 )
 
 // Annotations a container's OCI spec may carry (docker run --annotation,
@@ -32,7 +34,9 @@ const maxAnnotationValue = 20
 // ApplyAnnotations returns limits with the I/O limit annotations of
 // annotations applied. Annotations outside AnnotationPrefix are not
 // runxen's and are ignored; unknown ones under it, and bad values, are
-// errors naming the annotation (all of them, in name order).
+// errors naming the annotation (all of them, in name order) that wrap
+// errdefs.ErrInvalidArgument: they are the container's mistake, not the
+// host's configuration's.
 func ApplyAnnotations(annotations map[string]string, limits IOLimits) (IOLimits, error) {
 	targets := map[string]*uint64{
 		AnnotationReadBPS:   &limits.ReadBytesPerSec,
@@ -51,13 +55,13 @@ func ApplyAnnotations(annotations map[string]string, limits IOLimits) (IOLimits,
 	for _, k := range keys {
 		dst, ok := targets[k]
 		if !ok {
-			errs = append(errs, fmt.Errorf("%w: annotations[%q]: unknown runxen annotation (known: %s)",
-				ErrInvalid, clip(k), strings.Join(KnownAnnotations(), ", ")))
+			errs = append(errs, fmt.Errorf("annotations[%q]: unknown runxen annotation (known: %s): %w",
+				clip(k), strings.Join(KnownAnnotations(), ", "), errdefs.ErrInvalidArgument))
 			continue
 		}
 		v, err := parseRate(annotations[k])
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%w: annotations[%q]: %v", ErrInvalid, k, err))
+			errs = append(errs, fmt.Errorf("annotations[%q]: %v: %w", k, err, errdefs.ErrInvalidArgument))
 			continue
 		}
 		*dst = v

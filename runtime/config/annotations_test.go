@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/containerd/errdefs"
 )
 
 func TestApplyAnnotations(t *testing.T) {
@@ -40,8 +42,8 @@ func TestApplyAnnotations(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ApplyAnnotations(tt.ann, base)
 			if tt.errs != nil {
-				if err == nil || !errors.Is(err, ErrInvalid) {
-					t.Fatalf("ApplyAnnotations = %+v, %v; want an ErrInvalid", got, err)
+				if err == nil || !errors.Is(err, errdefs.ErrInvalidArgument) {
+					t.Fatalf("ApplyAnnotations = %+v, %v; want an ErrInvalidArgument", got, err)
 				}
 				for _, s := range tt.errs {
 					if !strings.Contains(err.Error(), s) {
