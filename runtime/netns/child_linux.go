@@ -9,6 +9,21 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// The rest of the holder's contract (see protocol.go).
+const (
+	envJoin = "RUNXEN_NETNS_HOLDER_JOIN" // "1": setns into fdNetNS
+
+	fdLifeline = 3 // read end of a pipe only the parent can write: EOF means the parent is gone
+	fdStatus   = 4 // write end: readyMsg, or why the holder could not start
+	fdNetNS    = 5 // the namespace to join (join mode only)
+
+	readyMsg = "ready"
+
+	// holderComm is the holder's command name (15 bytes at most), which
+	// `ps -e` shows; exec through /proc/self/exe would leave it "exe".
+	holderComm = "runxen-netns"
+)
+
 func init() {
 	if len(os.Args) < 2 || os.Args[0] != holderArgv0 {
 		return

@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/containerd/errdefs"
 	"github.com/containerd/log"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -25,9 +24,6 @@ const (
 	closeTimeout = 10 * time.Second
 	// maxStatus bounds what is read from the holder's status pipe.
 	maxStatus = 4096
-	// maxIDLen bounds the id, which becomes argv[1] and an environment
-	// value (containerd's own limit is 76).
-	maxIDLen = 1024
 )
 
 // Holder is a host process parked in a container's network namespace. Its
@@ -77,18 +73,6 @@ func NewHolder(ctx context.Context, id string, spec *specs.Spec) (*Holder, error
 	log.G(ctx).WithFields(log.Fields{"id": id, "pid": h.Pid(), "mode": plan.Mode, "netns": h.path}).
 		Debug("network namespace holder started")
 	return h, nil
-}
-
-func checkID(id string) error {
-	if id == "" || len(id) > maxIDLen {
-		return fmt.Errorf("holder id of %d bytes (want 1-%d): %w", len(id), maxIDLen, errdefs.ErrInvalidArgument)
-	}
-	for _, c := range []byte(id) {
-		if c < 0x20 || c == 0x7f {
-			return fmt.Errorf("holder id %q has control characters: %w", id, errdefs.ErrInvalidArgument)
-		}
-	}
-	return nil
 }
 
 func start(ctx context.Context, id string, plan Plan, opt options) (_ *Holder, retErr error) {

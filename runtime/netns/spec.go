@@ -73,3 +73,19 @@ func PlanFor(spec *specs.Spec) (Plan, error) {
 	}
 	return plan, nil
 }
+
+// maxIDLen bounds a holder's id, which becomes its argv[1] and an
+// environment value (containerd's own limit is 76).
+const maxIDLen = 1024
+
+func checkID(id string) error {
+	if id == "" || len(id) > maxIDLen {
+		return fmt.Errorf("holder id of %d bytes (want 1-%d): %w", len(id), maxIDLen, errdefs.ErrInvalidArgument)
+	}
+	for _, c := range []byte(id) {
+		if c < 0x20 || c == 0x7f {
+			return fmt.Errorf("holder id %q has control characters: %w", id, errdefs.ErrInvalidArgument)
+		}
+	}
+	return nil
+}
