@@ -19,8 +19,24 @@ type DomainConfig struct {
 	Cmdline string
 	// MemoryMiB is the domain's memory, at least MinMemoryMiB.
 	MemoryMiB int
-	// VCPUs is the number of virtual CPUs, 1 to MaxVCPUs.
+	// VCPUs is the number of virtual CPUs online at boot, 1 to MaxVCPUs.
 	VCPUs int
+	// MaxVCPUs is how many vCPUs Resize may bring online later, VCPUs to
+	// MaxVCPUs; 0 means VCPUs. Each possible vCPU costs the guest kernel
+	// a little memory (its per-CPU areas).
+	MaxVCPUs int
+
+	// Scheduling, all optional.
+	//
+	// CPUWeight is the scheduler weight, 1 to MaxCPUWeight; 0 leaves Xen's
+	// default (256).
+	CPUWeight int
+	// CPUCap caps the domain's CPU use in percent of one physical CPU
+	// (150: one and a half), up to 100 per vCPU; 0 means no cap.
+	CPUCap int
+	// CPUAffinity names the physical CPUs the vCPUs may run on, in
+	// cpuset list syntax ("0-3,6"); "" means any.
+	CPUAffinity string
 }
 
 // Limits on DomainConfig.
@@ -31,6 +47,10 @@ const (
 	// keeps the number an int everywhere.
 	MaxMemoryMiB = 1 << 20
 	MaxVCPUs     = 128
+	// MaxCPUWeight is the largest credit2 weight.
+	MaxCPUWeight = 65535
+	// maxCPU bounds a physical CPU number in CPUAffinity.
+	maxCPU = 8191
 	// MaxCmdlineLen is a PV guest's command line limit
 	// (MAX_GUEST_CMDLINE, xen/include/public/xen.h).
 	MaxCmdlineLen = 1023
@@ -68,7 +88,70 @@ func (cfg DomainConfig) Validate() error {
 	if cfg.VCPUs < 1 || cfg.VCPUs > MaxVCPUs {
 		return bad("vcpus %d is outside [1, %d]", cfg.VCPUs, MaxVCPUs)
 	}
+	if cfg.MaxVCPUs != 0 && (cfg.MaxVCPUs < cfg.VCPUs || cfg.MaxVCPUs > MaxVCPUs) {
+		return bad("maxvcpus %d is outside [vcpus %d, %d]", cfg.MaxVCPUs, cfg.VCPUs, MaxVCPUs)
+	}
+	if cfg.CPUWeight < 0 || cfg.CPUWeight > MaxCPUWeight {
+		return bad("cpu weight %d is outside [0, %d]", cfg.CPUWeight, MaxCPUWeight)
+	}
+	if cfg.CPUCap < 0 || cfg.CPUCap > 100*cfg.maxVCPUs() {
+		return bad("cpu cap %d%% is outside [0, %d]", cfg.CPUCap, 100*cfg.maxVCPUs())
+	}
+	if cfg.CPUAffinity != "" {
+		if err := CheckCPUList(cfg.CPUAffinity); err != nil {
+			return bad("cpu affinity: %v", err)
+		}
+	}
 	return nil
+}
+
+func (cfg DomainConfig) maxVCPUs() int {
+	if cfg.MaxVCPUs != 0 {
+		return cfg.MaxVCPUs
+	}
+	return cfg.VCPUs
+}
+
+// CheckCPUList checks a cpuset list ("0-3,6,8-9"): comma-separated CPU
+// numbers and ascending ranges, each number at most 8191.
+func CheckCPUList(list string) error {
+	if list == "" {
+		return errors.New("empty CPU list")
+	}
+	if len(list) > 4096 {
+		return errors.New("CPU list is longer than 4096 bytes")
+	}
+	for _, part := range strings.Split(list, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := cpuNumber(lo)
+		if err != nil {
+			return err
+		}
+		if isRange {
+			b, err := cpuNumber(hi)
+			if err != nil {
+				return err
+			}
+			if b < a {
+				return fmt.Errorf("CPU range %d-%d is backwards", a, b)
+			}
+		}
+	}
+	return nil
+}
+
+func cpuNumber(s string) (int, error) {
+	if s == "" || len(s) > 4 || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, fmt.Errorf("%q is not a CPU number", clip(s))
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		n = n*10 + int(s[i]-'0')
+	}
+	if n > maxCPU {
+		return 0, fmt.Errorf("CPU %d is beyond %d", n, maxCPU)
+	}
+	return n, nil
 }
 
 // ValidateName checks a domain name (see DomainConfig.Name).
@@ -154,5 +237,17 @@ func (cfg DomainConfig) xlConfig() string {
 	set("memory", fmt.Sprint(cfg.MemoryMiB))
 	set("maxmem", fmt.Sprint(cfg.MemoryMiB))
 	set("vcpus", fmt.Sprint(cfg.VCPUs))
+	if cfg.MaxVCPUs > cfg.VCPUs {
+		set("maxvcpus", fmt.Sprint(cfg.MaxVCPUs))
+	}
+	if cfg.CPUWeight > 0 {
+		set("cpu_weight", fmt.Sprint(cfg.CPUWeight))
+	}
+	if cfg.CPUCap > 0 {
+		set("cap", fmt.Sprint(cfg.CPUCap))
+	}
+	if cfg.CPUAffinity != "" {
+		set("cpus", xlQuote(cfg.CPUAffinity))
+	}
 	return b.String()
 }

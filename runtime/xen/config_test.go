@@ -44,6 +44,16 @@ func TestValidate(t *testing.T) {
 		{"huge memory", func(c *DomainConfig) { c.MemoryMiB = 1<<20 + 1 }, "memory"},
 		{"no vcpus", func(c *DomainConfig) { c.VCPUs = 0 }, "vcpus"},
 		{"many vcpus", func(c *DomainConfig) { c.VCPUs = 129 }, "vcpus"},
+		{"maxvcpus below vcpus", func(c *DomainConfig) { c.VCPUs, c.MaxVCPUs = 4, 2 }, "maxvcpus 2"},
+		{"maxvcpus too many", func(c *DomainConfig) { c.MaxVCPUs = 129 }, "maxvcpus"},
+		{"negative weight", func(c *DomainConfig) { c.CPUWeight = -1 }, "cpu weight"},
+		{"huge weight", func(c *DomainConfig) { c.CPUWeight = 65536 }, "cpu weight"},
+		{"cap beyond the vCPUs", func(c *DomainConfig) { c.CPUCap = 101 }, "cpu cap 101%"},
+		{"negative cap", func(c *DomainConfig) { c.CPUCap = -5 }, "cpu cap"},
+		{"affinity with a newline", func(c *DomainConfig) { c.CPUAffinity = "0\ncap=1" }, "cpu affinity"},
+		{"affinity backwards", func(c *DomainConfig) { c.CPUAffinity = "3-1" }, "backwards"},
+		{"affinity empty part", func(c *DomainConfig) { c.CPUAffinity = "1,,2" }, "not a CPU number"},
+		{"affinity beyond", func(c *DomainConfig) { c.CPUAffinity = "8192" }, "beyond"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -84,6 +94,44 @@ vcpus = 1
 	c.Initramfs = ""
 	if strings.Contains(c.xlConfig(), "ramdisk") {
 		t.Errorf("config without initramfs names a ramdisk:\n%s", c.xlConfig())
+	}
+}
+
+func TestXLConfigScheduling(t *testing.T) {
+	c := validConfig()
+	c.VCPUs, c.MaxVCPUs, c.CPUWeight, c.CPUCap, c.CPUAffinity = 2, 4, 128, 150, "0-3,6"
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	want := `name = "runxen-abc"
+type = "pv"
+kernel = "/lab/payload/bin/guest/vmlinuz"
+ramdisk = "/lab/payload/bin/guest/agent.initramfs"
+cmdline = "console=hvc0 quiet"
+memory = 256
+maxmem = 256
+vcpus = 2
+maxvcpus = 4
+cpu_weight = 128
+cap = 150
+cpus = "0-3,6"
+`
+	if got := c.xlConfig(); got != want {
+		t.Fatalf("xl config:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestResourcesValidate(t *testing.T) {
+	capOf := func(n int) *int { return &n }
+	for _, r := range []Resources{{}, {MemoryMiB: 16}, {VCPUs: 128}, {CPUWeight: 1, CPUCap: capOf(0)}, {CPUAffinity: "0,2-3"}} {
+		if err := r.Validate(); err != nil {
+			t.Errorf("%+v: %v", r, err)
+		}
+	}
+	for _, r := range []Resources{{MemoryMiB: 15}, {MemoryMiB: -1}, {VCPUs: 129}, {VCPUs: -1}, {CPUWeight: 70000}, {CPUCap: capOf(-1)}, {CPUAffinity: "x"}} {
+		if err := r.Validate(); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%+v: %v; want ErrInvalidConfig", r, err)
+		}
 	}
 }
 

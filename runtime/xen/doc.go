@@ -8,7 +8,7 @@
 // runs inside a domain (the guest agent), the vchan to it (package vchan),
 // or devices beyond the PV console.
 //
-// The interface is deliberately small (seven methods, typed arguments) so
+// The interface is deliberately small (eight methods, typed arguments) so
 // that a faster driver can replace xl later without touching callers: one
 // that builds PV domains itself over privcmd and xenstore, as krata does,
 // and skips xl's fork, libxl initialisation and config parsing on every
@@ -36,6 +36,16 @@
 // CPU time). `xl list -l` is not used: its JSON is the domain's
 // configuration (libxl_domain_config) and carries none of the runtime
 // state.
+//
+// # Resizing and scheduling
+//
+// A domain's vCPUs can be pinned (CPUAffinity: xl.cfg cpus=), weighted
+// (CPUWeight: cpu_weight=) and capped (CPUCap: cap=, percent of one CPU)
+// at creation, and Resize changes them and its memory and online vCPUs
+// later (xl mem-max/mem-set, vcpu-set, sched-credit2, vcpu-pin): what
+// `docker update` needs. Memory moves through the guest's balloon driver;
+// the ceiling (mem-max) is what Xen enforces whatever the guest does.
+// vCPUs can only come online up to MaxVCPUs, fixed at creation.
 //
 // # Waiting for death
 //

@@ -25,6 +25,11 @@ type Toolstack interface {
 	Unpause(ctx context.Context, id DomID) error
 	// Pause stops a domain's vCPUs; its memory and devices stay.
 	Pause(ctx context.Context, id DomID) error
+	// Resize changes a live domain's resources (see Resources); fields
+	// left zero stay as they are. Memory is given back or taken by the
+	// guest's balloon driver, so the guest's own figures follow once it
+	// has acted; the ceiling Xen enforces changes at once.
+	Resize(ctx context.Context, id DomID, r Resources) error
 	// Destroy kills the domain and releases everything it holds: memory,
 	// devices, xenstore nodes.
 	Destroy(ctx context.Context, id DomID) error
@@ -37,6 +42,44 @@ type Toolstack interface {
 	// domain's last known state: StateShutdown with its reason, StateDying,
 	// or StateGone. The domain is not destroyed: that is the caller's job.
 	Wait(ctx context.Context, id DomID) (DomainInfo, error)
+}
+
+// Resources are what Resize changes. A zero field is left as it is.
+type Resources struct {
+	// MemoryMiB is the domain's new memory, at least MinMemoryMiB.
+	MemoryMiB int
+	// VCPUs is the number of online vCPUs, 1 to the domain's MaxVCPUs.
+	VCPUs int
+	// CPUWeight is the scheduler weight, 1 to MaxCPUWeight.
+	CPUWeight int
+	// CPUCap, when not nil, is the new cap in percent of a CPU; 0 removes
+	// the cap.
+	CPUCap *int
+	// CPUAffinity is the new hard affinity of every vCPU (cpuset list).
+	CPUAffinity string
+}
+
+// Validate checks r and returns an error naming the first bad field.
+func (r Resources) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case r.MemoryMiB != 0 && (r.MemoryMiB < MinMemoryMiB || r.MemoryMiB > MaxMemoryMiB):
+		return bad("memory %d MiB is outside [%d, %d]", r.MemoryMiB, MinMemoryMiB, MaxMemoryMiB)
+	case r.VCPUs < 0 || r.VCPUs > MaxVCPUs:
+		return bad("vcpus %d is outside [1, %d]", r.VCPUs, MaxVCPUs)
+	case r.CPUWeight < 0 || r.CPUWeight > MaxCPUWeight:
+		return bad("cpu weight %d is outside [1, %d]", r.CPUWeight, MaxCPUWeight)
+	case r.CPUCap != nil && (*r.CPUCap < 0 || *r.CPUCap > 100*MaxVCPUs):
+		return bad("cpu cap %d%% is outside [0, %d]", *r.CPUCap, 100*MaxVCPUs)
+	}
+	if r.CPUAffinity != "" {
+		if err := CheckCPUList(r.CPUAffinity); err != nil {
+			return bad("cpu affinity: %v", err)
+		}
+	}
+	return nil
 }
 
 // ErrNoDomain is wrapped by errors about a domain that does not exist.

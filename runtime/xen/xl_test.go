@@ -107,6 +107,19 @@ func (f *fakeXL) run(ctx context.Context, name string, args ...string) ([]byte, 
 			d.flags = "-b----"
 		}
 		return nil, nil
+	case "mem-max", "mem-set", "vcpu-set", "vcpu-pin":
+		if _, d := byArg(args[1]); d == nil {
+			return nil, errors.New("exit status 1: no such domain")
+		}
+		return nil, nil
+	case "sched-credit2":
+		if len(args) < 3 || args[1] != "-d" {
+			return nil, fmt.Errorf("unexpected sched-credit2 args %q", args)
+		}
+		if _, d := byArg(args[2]); d == nil {
+			return nil, errors.New("exit status 1: no such domain")
+		}
+		return nil, nil
 	case "list":
 		var b strings.Builder
 		b.WriteString("Name                                        ID   Mem VCPUs\tState\tTime(s)\n")

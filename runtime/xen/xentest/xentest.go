@@ -70,7 +70,8 @@ func New(opts ...Option) *Toolstack {
 }
 
 // FailNext makes the next call of op ("create", "unpause", "pause",
-// "destroy", "info", "list", "wait") fail with err, without effect.
+// "resize", "destroy", "info", "list", "wait") fail with err, without
+// effect.
 func (t *Toolstack) FailNext(op string, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -84,7 +85,8 @@ func (t *Toolstack) Calls() []string {
 	return slices.Clone(t.calls)
 }
 
-// Config returns the config a domain was created with.
+// Config returns the config a domain was created with, as Resize has
+// changed it since.
 func (t *Toolstack) Config(id xen.DomID) (xen.DomainConfig, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -211,6 +213,58 @@ func (t *Toolstack) transition(ctx context.Context, op string, id xen.DomID, fro
 	}
 	if d.info.State != to {
 		t.setState(d, to, xen.ReasonUnknown)
+	}
+	return nil
+}
+
+// Resize changes a live domain's resources as xl would: memory at once (a
+// balloon driver that always obliges), vCPUs up to the domain's maximum,
+// scheduling and affinity recorded (see Config).
+func (t *Toolstack) Resize(ctx context.Context, id xen.DomID, r xen.Resources) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("resize domain %d: %w", id, err)
+	}
+	if err := r.Validate(); err != nil {
+		return fmt.Errorf("resize domain %d: %w", id, err)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.begin("resize", strconv.Itoa(int(id))); err != nil {
+		return fmt.Errorf("resize domain %d: %w", id, err)
+	}
+	d, err := t.lookup("resize", id)
+	if err != nil {
+		return err
+	}
+	if id == 0 {
+		return fmt.Errorf("resize domain 0: not a guest")
+	}
+	if d.info.State.Exited() {
+		return fmt.Errorf("resize domain %d: domain is %s", id, d.info.State)
+	}
+	maxV := d.cfg.MaxVCPUs
+	if maxV == 0 {
+		maxV = d.cfg.VCPUs
+	}
+	if r.VCPUs > maxV {
+		return fmt.Errorf("resize domain %d: %d vCPUs asked, the domain was created with at most %d", id, r.VCPUs, maxV)
+	}
+	if r.MemoryMiB > 0 {
+		d.info.MemoryMiB = uint64(r.MemoryMiB)
+		d.cfg.MemoryMiB = r.MemoryMiB
+	}
+	if r.VCPUs > 0 {
+		d.info.VCPUs = r.VCPUs
+		d.cfg.VCPUs = r.VCPUs
+	}
+	if r.CPUWeight > 0 {
+		d.cfg.CPUWeight = r.CPUWeight
+	}
+	if r.CPUCap != nil {
+		d.cfg.CPUCap = *r.CPUCap
+	}
+	if r.CPUAffinity != "" {
+		d.cfg.CPUAffinity = r.CPUAffinity
 	}
 	return nil
 }

@@ -167,3 +167,51 @@ func TestXenstoreMirror(t *testing.T) {
 		t.Fatal("/local/domain/1 survived Destroy")
 	}
 }
+
+func TestResize(t *testing.T) {
+	ts := New()
+	ctx := ctxT(t)
+	c := cfg("r")
+	c.VCPUs, c.MaxVCPUs = 1, 4
+	id, err := ts.Create(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	capOf := func(n int) *int { return &n }
+	if err := ts.Resize(ctx, id, xen.Resources{MemoryMiB: 300, VCPUs: 3, CPUWeight: 64, CPUCap: capOf(200), CPUAffinity: "0-1"}); err != nil {
+		t.Fatal(err)
+	}
+	info, _ := ts.Info(ctx, id)
+	got, _ := ts.Config(id)
+	if info.MemoryMiB != 300 || info.VCPUs != 3 || got.CPUWeight != 64 || got.CPUCap != 200 || got.CPUAffinity != "0-1" {
+		t.Fatalf("after Resize: %+v, %+v", info, got)
+	}
+	if err := ts.Resize(ctx, id, xen.Resources{CPUCap: capOf(0)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := ts.Config(id); got.CPUCap != 0 || got.CPUWeight != 64 || got.MemoryMiB != 300 {
+		t.Fatalf("cap removal changed more: %+v", got)
+	}
+	if err := ts.Resize(ctx, id, xen.Resources{VCPUs: 5}); err == nil {
+		t.Fatal("Resize beyond maxvcpus succeeded")
+	}
+	if err := ts.Resize(ctx, id, xen.Resources{MemoryMiB: 1}); !errors.Is(err, xen.ErrInvalidConfig) {
+		t.Fatalf("Resize to 1 MiB: %v", err)
+	}
+	ts.FailNext("resize", errors.New("injected"))
+	if err := ts.Resize(ctx, id, xen.Resources{VCPUs: 2}); err == nil {
+		t.Fatal("injected failure ignored")
+	}
+	if info, _ := ts.Info(ctx, id); info.VCPUs != 3 {
+		t.Fatalf("a failed Resize changed the domain: %+v", info)
+	}
+	if err := ts.Shutdown(id, xen.ReasonPoweroff); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.Resize(ctx, id, xen.Resources{VCPUs: 2}); err == nil {
+		t.Fatal("Resize of a shut-down domain succeeded")
+	}
+	if err := ts.Resize(ctx, 99, xen.Resources{VCPUs: 2}); !errors.Is(err, xen.ErrNoDomain) {
+		t.Fatalf("Resize of a missing domain: %v", err)
+	}
+}
