@@ -127,8 +127,9 @@ const (
 // LogLevels are the accepted log levels.
 var LogLevels = []string{"trace", "debug", "info", "warn", "error"}
 
-// CacheModes are Linux 6.12's 9p cache modes (Documentation/filesystems/9p.rst).
-var CacheModes = []string{"none", "readahead", "mmap", "loose", "fscache"}
+// CacheModes are the 9p cache modes the guest agent mounts shares with
+// (agent.proto's ShareCache; Linux's Documentation/filesystems/9p.rst).
+var CacheModes = []string{"none", "mmap", "loose"}
 
 // Default is the built-in configuration: what applies when no file exists,
 // and what every key of a file falls back to.

@@ -99,7 +99,8 @@ write_ops_per_sec = 200
 		{name: "relative xl path", doc: "[xen]\nxl = \"bin/xl\"\n", errs: []string{"xen.xl: \"bin/xl\" must be an absolute path"}},
 		{name: "msize too small", doc: "[shares]\nmsize = 4096\n", errs: []string{"shares.msize: 4096 is outside [8192, 524288]"}},
 		{name: "msize too large", doc: "[shares]\nmsize = 1048576\n", errs: []string{"shares.msize"}},
-		{name: "bad cache mode", doc: "[shares]\ncache = \"always\"\n", errs: []string{"shares.cache: \"always\" is not one of none, readahead, mmap, loose, fscache"}},
+		{name: "bad cache mode", doc: "[shares]\ncache = \"always\"\n", errs: []string{"shares.cache: \"always\" is not one of none, mmap, loose"}},
+		{name: "a cache mode the agent does not mount with", doc: "[shares]\ncache = \"fscache\"\n", errs: []string{"shares.cache"}},
 		{
 			name: "every bad value is named",
 			doc:  "log_level = \"x\"\n[guest]\nvcpus = 0\n[shares]\ncache = \"y\"\n",
