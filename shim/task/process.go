@@ -105,7 +105,7 @@ type container struct {
 	pid     uint32 // the holder's PID: the task's and every exec's
 	rootfs  []*types.Mount
 	mounted string // where the shim mounted the rootfs, if it did
-	init  *process
+	init    *process
 
 	mu sync.Mutex
 	// execs by ID; guarded by mu
