@@ -43,7 +43,8 @@ func FuzzTranslate(f *testing.F) {
 		if err != nil {
 			return
 		}
-		cfg := xen.DomainConfig{Name: "runxen-fuzz", Kernel: "/k", MemoryMiB: r.Shape.MemoryMiB, VCPUs: r.Shape.VCPUs}
+		cfg := xen.DomainConfig{Name: "runxen-fuzz", Kernel: "/k", MemoryMiB: r.Shape.MemoryMiB, VCPUs: r.Shape.VCPUs,
+			CPUWeight: r.Shape.CPUWeight, CPUCap: r.Shape.CPUCap, CPUAffinity: r.Shape.CPUAffinity}
 		if err := cfg.Validate(); err != nil {
 			t.Fatalf("shape %+v: %v", r.Shape, err)
 		}

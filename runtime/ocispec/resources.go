@@ -154,14 +154,23 @@ func cpus(p *problems, notes *[]string, c *specs.LinuxCPU, f string, sh *Shape) 
 		*notes = append(*notes, fmt.Sprintf("%s: %d CPUs asked; a domain has at most %d vCPUs", f, sh.VCPUs, xen.MaxVCPUs))
 		sh.VCPUs = xen.MaxVCPUs
 	}
+	if sh.CPUCap >= 100*max(sh.VCPUs, 1) {
+		// A cap at or above what the vCPUs can use is no cap (a cpuset
+		// smaller than the quota, or a clamped vCPU count).
+		sh.CPUCap = 0
+	}
 	if c.Shares != nil && *c.Shares > 0 {
 		w := *c.Shares * xenDefaultWeight / cgroupDefaultShares
 		sh.CPUWeight = int(max(1, min(w, maxXenWeight)))
 	}
 }
 
-// countCPUs counts the CPUs of a cpuset list ("0-3,8,10-11").
+// countCPUs counts the CPUs of a cpuset list ("0-3,8,10-11"), which must
+// be one the toolstack takes as an affinity.
 func countCPUs(list string) (int, error) {
+	if err := xen.CheckCPUList(list); err != nil {
+		return 0, err
+	}
 	var seen [maxCPUID + 1]bool
 	n := 0
 	for _, part := range strings.Split(list, ",") {

@@ -401,7 +401,7 @@ func TestTranslateRefuses(t *testing.T) {
 			name:   "bad cpuset",
 			change: func(s *specs.Spec) { s.Linux.Resources.CPU.Cpus = "3-1" },
 			kind:   errdefs.ErrInvalidArgument,
-			fields: []string{`linux.resources.cpu.cpus: "3-1": range 3-1 is backwards`},
+			fields: []string{`linux.resources.cpu.cpus: "3-1": CPU range 3-1 is backwards`},
 		},
 		{
 			name:   "--blkio-weight",
@@ -525,6 +525,18 @@ func TestTranslateChoices(t *testing.T) {
 			},
 			check: func(t *testing.T, r *Result) {
 				if r.Shape.VCPUs != 3 || r.Shape.CPUCap != 250 || *r.Spec.Linux.Resources.CPU.Quota != 250000 {
+					t.Errorf("shape %+v", r.Shape)
+				}
+			},
+		},
+		{
+			name: "a quota beyond the cpuset is no cap",
+			change: func(s *specs.Spec) {
+				s.Linux.Resources.CPU.Cpus = "0"
+				s.Linux.Resources.CPU.Quota = i64(250000)
+			},
+			check: func(t *testing.T, r *Result) {
+				if r.Shape.VCPUs != 1 || r.Shape.CPUCap != 0 || r.Shape.CPUAffinity != "0" {
 					t.Errorf("shape %+v", r.Shape)
 				}
 			},

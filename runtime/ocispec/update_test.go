@@ -26,9 +26,14 @@ func TestTranslateUpdate(t *testing.T) {
 	}{
 		{name: "nothing set changes nothing", r: &specs.LinuxResources{}},
 		{
-			name:  "docker update --memory 1g --cpus 2",
-			r:     &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(1 << 30)}, CPU: &specs.LinuxCPU{Quota: i64(200000), Period: u64(100000)}},
-			shape: Shape{MemoryMiB: 1024 + def.Guest.MemoryOverheadMiB, ContainerMemoryMiB: 1024, VCPUs: 2, CPUCap: 200},
+			name:  "docker update --memory 1g --cpus 1.5",
+			r:     &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(1 << 30)}, CPU: &specs.LinuxCPU{Quota: i64(150000), Period: u64(100000)}},
+			shape: Shape{MemoryMiB: 1024 + def.Guest.MemoryOverheadMiB, ContainerMemoryMiB: 1024, VCPUs: 2, CPUCap: 150},
+		},
+		{
+			name:  "--cpus 2: two whole vCPUs need no cap",
+			r:     &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: i64(200000), Period: u64(100000)}},
+			shape: Shape{VCPUs: 2},
 		},
 		{
 			name:   "throttles become limits",
