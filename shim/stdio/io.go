@@ -51,6 +51,7 @@ type IO struct {
 	ctx    context.Context // copies run under it; Close cancels it
 	cancel context.CancelFunc
 	moved  atomic.Int64 // output bytes delivered so far
+	cut    atomic.Bool  // CloseStdin stopped reading stdin
 
 	startOnce sync.Once
 	outDone   chan struct{} // closed when both output copies returned
@@ -173,7 +174,7 @@ func (p *IO) Start(svc agent.AgentService, containerID, execID string) {
 		go func() {
 			defer close(p.inDone)
 			_, err := agentclient.CopyStdin(p.ctx, svc, p.stdin, containerID, execID, false)
-			if err != nil && p.ctx.Err() == nil {
+			if err != nil && p.ctx.Err() == nil && !p.cut.Load() {
 				log.G(p.ctx).WithError(err).WithField("exec", execID).Warn("stdin copy ended")
 			}
 			if err == nil {
@@ -221,6 +222,7 @@ func (p *IO) CloseStdin(wait time.Duration) {
 	case <-time.After(wait):
 		// A writer is still attached (the client keeps the FIFO open):
 		// stop reading it.
+		p.cut.Store(true)
 		p.stdin.Close()
 		<-p.inDone
 	}
