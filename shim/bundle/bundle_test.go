@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -78,12 +79,12 @@ func TestRecord(t *testing.T) {
 	if _, err := ReadRecord(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("no record: %v", err)
 	}
-	want := Record{Namespace: "moby", ID: "c1", SandboxID: "c1", Domain: "runxen-moby-c1", HolderPid: 12, Mounted: dir + "/rootfs"}
+	want := Record{Namespace: "moby", ID: "c1", SandboxID: "c1", Domain: "runxen-moby-c1", HolderPid: 12, Mounted: dir + "/rootfs", ConfigPath: "/etc/runxen/other.toml"}
 	if err := WriteRecord(dir, want); err != nil {
 		t.Fatal(err)
 	}
 	got, err := ReadRecord(dir)
-	if err != nil || got != want {
+	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("read %+v, %v; want %+v", got, err, want)
 	}
 	entries, _ := os.ReadDir(dir)

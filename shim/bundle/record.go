@@ -29,6 +29,11 @@ type Record struct {
 	SandboxID string `json:"sandbox_id"`
 	// Domain is the Xen domain's name; empty before the domain existed.
 	Domain string `json:"domain,omitempty"`
+	// ConfigPath and ConfigBody are the runxen configuration the runtime
+	// options named, if any: `delete` cleans up with the same settings
+	// (the xl binary, the state directory).
+	ConfigPath string `json:"config_path,omitempty"`
+	ConfigBody []byte `json:"config_body,omitempty"`
 	// HolderPid is the network namespace holder's PID, the task's PID
 	// that `delete` reports. The holder dies with its shim; runtime/netns
 	// finds any that did not by the container's ID.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -179,7 +180,7 @@ func TestStop(t *testing.T) {
 			if st.ExitStatus != 137 || st.Pid != tc.wantPid || st.ExitedAt.IsZero() {
 				t.Errorf("status %+v", st)
 			}
-			if seen == nil || *seen != tc.wantSeen {
+			if seen == nil || !reflect.DeepEqual(*seen, tc.wantSeen) {
 				t.Errorf("clean-up saw %+v, want %+v", seen, tc.wantSeen)
 			}
 			if _, err := os.Stat(filepath.Join(dir, bundle.RecordFile)); !os.IsNotExist(err) {

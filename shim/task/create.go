@@ -60,7 +60,10 @@ func (s *Service) create(ctx context.Context, r *taskv3.CreateTaskRequest) (_ *t
 		execs:    make(map[string]*process),
 		execIdle: make(chan struct{}),
 	}
-	rec := bundle.Record{Namespace: s.env.Namespace, ID: r.ID, SandboxID: sandboxIDFor(r.ID, spec)}
+	rec := bundle.Record{
+		Namespace: s.env.Namespace, ID: r.ID, SandboxID: sandboxIDFor(r.ID, spec),
+		ConfigPath: opts.ConfigPath, ConfigBody: opts.ConfigBody,
+	}
 	// undo tears down what was set up, in reverse, if Create fails.
 	var undo []func()
 	defer func() {
