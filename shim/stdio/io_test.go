@@ -70,6 +70,18 @@ func start(t *testing.T, a *agenttest.Agent) {
 	}
 }
 
+// drive starts the guest's container with p copying its stdio, waits for
+// its output to end and closes p; it reports whether the output ended by
+// itself.
+func drive(t *testing.T, a *agenttest.Agent, p *IO) bool {
+	t.Helper()
+	p.Start(a, "c1", "")
+	start(t, a)
+	ok := p.WaitOutput(5 * time.Second)
+	p.Close()
+	return ok
+}
+
 func writeBoth(p *agenttest.Process) uint32 {
 	p.Stdout.Write([]byte("to stdout\n"))
 	p.Stderr.Write([]byte("to stderr\n"))
@@ -110,12 +122,9 @@ func TestFIFOs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Start(a, "c1", "")
-	start(t, a)
-	if !p.WaitOutput(5 * time.Second) {
+	if !drive(t, a, p) {
 		t.Fatal("output did not end")
 	}
-	p.Close()
 	if s := <-gotOut; s != "to stdout\n" {
 		t.Errorf("stdout %q", s)
 	}
@@ -131,10 +140,7 @@ func TestFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Start(a, "c1", "")
-	start(t, a)
-	p.WaitOutput(5 * time.Second)
-	p.Close()
+	drive(t, a, p)
 	b, err := os.ReadFile(log)
 	if err != nil {
 		t.Fatal(err)
@@ -174,20 +180,18 @@ func TestBinary(t *testing.T) {
 
 func TestBinaryFails(t *testing.T) {
 	self, _ := os.Executable()
-	// Exiting closes its ready descriptor, which is how a logging binary
-	// says it is ready (containerd's protocol): Open cannot tell. What
-	// matters is that the lost destination does not hold the process up.
+	// Exiting closes its ready descriptor, which is also how a logging
+	// binary says it is ready (containerd's protocol): Open refuses it if
+	// it sees the exit first, and otherwise the lost destination must not
+	// hold the process up.
 	a := guest(t, writeBoth, false, false)
 	p, err := Open(context.Background(), Config{Stdout: "binary://" + self}, Owner{"logger-test-fail", "c1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Start(a, "c1", "")
-	start(t, a)
-	if !p.WaitOutput(5 * time.Second) {
+	if err == nil && !drive(t, a, p) {
 		t.Error("output to a dead logging binary held the process")
 	}
-	p.Close()
+	if err != nil && !strings.Contains(err.Error(), "exited before it was ready") {
+		t.Errorf("open: %v", err)
+	}
 	if _, err := Open(context.Background(), Config{Stdout: "binary:///nonexistent/logger"}, Owner{"ns", "c1"}); err == nil {
 		t.Error("a missing logging binary was accepted")
 	}
