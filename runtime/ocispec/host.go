@@ -3,8 +3,6 @@ package ocispec
 import (
 	"io/fs"
 	"os"
-
-	"golang.org/x/sys/unix"
 )
 
 // Host is what the translation asks of the host's file systems about bind
@@ -21,15 +19,3 @@ type OSHost struct{}
 
 // Stat is os.Stat.
 func (OSHost) Stat(path string) (fs.FileInfo, error) { return os.Stat(path) }
-
-// Tmpfs asks statfs(2).
-func (OSHost) Tmpfs(path string) (bool, uint64, error) {
-	var st unix.Statfs_t
-	if err := unix.Statfs(path, &st); err != nil {
-		return false, 0, &fs.PathError{Op: "statfs", Path: path, Err: err}
-	}
-	if st.Type != unix.TMPFS_MAGIC {
-		return false, 0, nil
-	}
-	return true, st.Blocks * uint64(st.Bsize), nil
-}
