@@ -220,7 +220,9 @@ func TestCreateFailuresLeaveNothing(t *testing.T) {
 		{
 			name: "the agent cannot mount a share",
 			setup: func(e *env, cc *ContainerConfig) {
-				e.ts.agent = func() agent.AgentService { return newFlaky(map[string]error{"MountShare": errors.New("9p: no such device")}) }
+				e.ts.agent = func() agent.AgentService {
+					return newFlaky(map[string]error{"MountShare": errors.New("9p: no such device")})
+				}
 			},
 			want:    []string{`mount share "rootfs"`, "no such device"},
 			created: true,
