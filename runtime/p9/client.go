@@ -177,7 +177,7 @@ func (c *Client) rpc(t Message) (Header, []byte, error) {
 	if err != nil {
 		return Header{}, nil, err
 	}
-	b, err := AppendMessage(getBuf(512)[:0], tag, t)
+	b, err := AppendMessage(getBuf(sizeHint(t))[:0], tag, t)
 	if err == nil && uint64(len(b)) > uint64(c.msize) {
 		err = fmt.Errorf("p9: %v of %d bytes exceeds msize %d", t.Type(), len(b), c.msize)
 	}

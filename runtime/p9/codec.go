@@ -161,6 +161,24 @@ func AppendMessage(b []byte, tag uint16, m Message) ([]byte, error) {
 	return e.b, nil
 }
 
+// sizeHint is about how many bytes m encodes to, so its buffer comes from
+// the pool at the right size: exact for the messages that carry data.
+func sizeHint(m Message) int {
+	switch m := m.(type) {
+	case *Twrite:
+		return headerSize + 16 + len(m.Data)
+	case *Rread:
+		return rreadHeaderSize + len(m.Data)
+	case *Rreaddir:
+		n := rreadHeaderSize
+		for i := range m.Entries {
+			n += m.Entries[i].size()
+		}
+		return n
+	}
+	return 512
+}
+
 // DecodeMessage decodes the body of a message of type typ (the bytes after
 // the 7-byte header). Variable-length parts (Twrite's and Rread's data,
 // Rreaddir's entries) alias body; strings are copies.

@@ -304,7 +304,7 @@ func (c *srvConn) writeReply(tag uint16, m Message, err error) {
 			m = &Rlerror{Errno: uint32(errnoOf(err))}
 		}
 		var eerr error
-		b, eerr = AppendMessage(getBuf(512)[:0], tag, m)
+		b, eerr = AppendMessage(getBuf(sizeHint(m))[:0], tag, m)
 		if eerr == nil && uint64(len(b)) > uint64(msize) {
 			eerr = fmt.Errorf("%v of %d bytes exceeds msize %d", m.Type(), len(b), msize)
 		}

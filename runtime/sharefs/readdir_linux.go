@@ -91,7 +91,7 @@ func (f *file) Readdir(offset uint64, count uint32) ([]p9.Dirent, error) {
 			},
 			Offset: uint64(next),
 			Type:   typ, // d_type, which Linux passes on
-			Name: string(name),
+			Name:   string(name),
 		})
 	}
 	return ents, nil
