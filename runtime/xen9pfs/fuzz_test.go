@@ -182,11 +182,11 @@ func FuzzParseFrontend(f *testing.F) {
 // FuzzParseIntf hands the interface page parser arbitrary page contents.
 func FuzzParseIntf(f *testing.F) {
 	page := make([]byte, 4096)
-	binary.NativeEndian.PutUint32(page[72:], 2)
+	binary.NativeEndian.PutUint32(page[128:], 2)
 	for i := 0; i < 4; i++ {
-		binary.NativeEndian.PutUint32(page[76+4*i:], uint32(100+i))
+		binary.NativeEndian.PutUint32(page[132+4*i:], uint32(100+i))
 	}
-	f.Add(page[:100], uint8(8))
+	f.Add(page[:160], uint8(8))
 	f.Add([]byte{}, uint8(1))
 	f.Fuzz(func(t *testing.T, content []byte, maxOrder uint8) {
 		max := int(maxOrder%MaxRingPageOrderLimit) + 1
@@ -199,11 +199,11 @@ func FuzzParseIntf(f *testing.F) {
 			}
 			return
 		}
-		if order < 1 || order > max || len(refs) != 1<<order || uint32(order) != binary.NativeEndian.Uint32(p[72:]) {
+		if order < 1 || order > max || len(refs) != 1<<order || uint32(order) != binary.NativeEndian.Uint32(p[128:]) {
 			t.Fatalf("accepted order %d (max %d), %d refs", order, max, len(refs))
 		}
 		for i, r := range refs {
-			if r == 0 || r != binary.NativeEndian.Uint32(p[76+4*i:]) {
+			if r == 0 || r != binary.NativeEndian.Uint32(p[132+4*i:]) {
 				t.Fatalf("ref %d = %d", i, r)
 			}
 		}

@@ -131,9 +131,9 @@ func rawFrontend(t *testing.T, e *env, devid uint32, order int, mutate func(node
 		must(t, err)
 		t.Cleanup(func() { page.Close(); data.Close(); ev.Close() })
 		p := page.Bytes()
-		binary.NativeEndian.PutUint32(p[72:], uint32(order))
+		binary.NativeEndian.PutUint32(p[128:], uint32(order))
 		for j, r := range drefs {
-			binary.NativeEndian.PutUint32(p[76+4*j:], r)
+			binary.NativeEndian.PutUint32(p[132+4*j:], r)
 		}
 		intfs = append(intfs, p)
 		nodes["ring-ref"+strconv.Itoa(i)] = strconv.FormatUint(uint64(refs[0]), 10)
@@ -177,12 +177,12 @@ func TestHostileHandshake(t *testing.T) {
 		{"ring-ref0 zero", set("ring-ref0", "0"), true},
 		{"event-channel-1 zero", set("event-channel-1", "0"), true},
 		{"event-channel-0 above 2^32", set("event-channel-0", "4294967296"), true},
-		{"ring order above max", intf(72, 9), true},
-		{"ring order 0", intf(72, 0), true},
-		{"ring order 2^32-1", intf(72, 0xffffffff), true},
-		{"data ref zero", intf(76+4*3, 0), true},
+		{"ring order above max", intf(128, 9), true},
+		{"ring order 0", intf(128, 0), true},
+		{"ring order 2^32-1", intf(128, 0xffffffff), true},
+		{"data ref zero", intf(132+4*3, 0), true},
 		{"ring-ref not granted", set("ring-ref1", "4000000"), false},
-		{"data ref not granted", intf(76, 4000000), false},
+		{"data ref not granted", intf(132, 4000000), false},
 		{"event channel not bound", set("event-channel-1", "999"), false},
 	}
 	for _, c := range cases {

@@ -20,22 +20,25 @@ const (
 	// protocolVersion is the only transport version there is.
 	protocolVersion = "1"
 
-	// MaxRingPageOrderLimit is the largest ring order the protocol allows:
-	// the interface page holds at most 512 data page references after its
-	// 76-byte header.
+	// MaxRingPageOrderLimit is the largest ring order the protocol allows
+	// (XEN_9PFS_RING_ORDER): 512 data page references after the interface
+	// page's 132-byte header.
 	MaxRingPageOrderLimit = 9
 	// MaxRingsLimit bounds the rings per device this package accepts.
 	MaxRingsLimit = 16
 
-	// Layout of struct xen_9pfs_data_intf, the one page per ring the
-	// frontend grants: in_cons, in_prod, 56 bytes of padding, out_cons,
-	// out_prod, 56 bytes of padding, ring_order, ref[1 << ring_order].
+	// Layout of struct xen_9pfs_data_intf (DEFINE_XEN_FLEX_RING_AND_INTF in
+	// xen/include/public/io/ring.h), the one page per ring the frontend
+	// grants: in_cons, in_prod, 56 bytes of padding, out_cons, out_prod,
+	// 56 bytes of padding, ring_order, ref[1 << ring_order]. (The padding
+	// after out_prod takes ring_order to 128, not 72: found in the lab,
+	// where Linux's frontend was read as offering ring order 0.)
 	offInCons    = 0
 	offInProd    = 4
 	offOutCons   = 64
 	offOutProd   = 68
-	offRingOrder = 72
-	offRefs      = 76
+	offRingOrder = 128
+	offRefs      = 132
 
 	// hdrSize is the 9P message header: size[4] type[1] tag[2], little
 	// endian. size counts the whole message, header included.

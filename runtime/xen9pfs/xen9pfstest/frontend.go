@@ -46,8 +46,8 @@ const (
 	inProdOff    = 4
 	outConsOff   = 64
 	outProdOff   = 68
-	ringOrderOff = 72
-	refOff       = 76
+	ringOrderOff = 128
+	refOff       = 132
 )
 
 // Linux's choices (net/9p/trans_xen.c).
