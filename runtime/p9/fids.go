@@ -71,12 +71,24 @@ func (c *srvConn) release(f *fid) {
 	// No request holds f any more, and none can find it: nobody else
 	// touches its fields.
 	if f.file != nil {
-		if err := f.file.Close(); err != nil {
-			c.log.WithError(err).Debug("p9: closing a file")
-		}
+		c.closeFile(f.file)
 		f.file = nil
 	}
 	f.xattr = nil
+}
+
+// closeFile closes a File the server is done with. A panic in Close is
+// logged, not propagated: Close also runs when the connection ends, outside
+// any request.
+func (c *srvConn) closeFile(file File) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.WithField("panic", v).Error("p9: panic closing a file")
+		}
+	}()
+	if err := file.Close(); err != nil {
+		c.log.WithError(err).Debug("p9: closing a file")
+	}
 }
 
 // insert adds a new fid num for file (taking ownership of it). It fails if

@@ -33,7 +33,8 @@ type File interface {
 	// no preference).
 	Open(flags OpenFlags) (QID, uint32, error)
 	// ReadAt and WriteAt as io.ReaderAt and io.WriterAt, except that a
-	// short read needs no error; io.EOF is fine at the end.
+	// short read needs no error; io.EOF is fine at the end. p belongs to
+	// the server's message buffer: it must not be kept after the call.
 	ReadAt(p []byte, offset int64) (int, error)
 	WriteAt(p []byte, offset int64) (int, error)
 	// FSync flushes the file to stable storage, only its data if dataOnly

@@ -128,7 +128,7 @@ func (c *srvConn) attach(m *Tattach) (Message, error) {
 	for len(names) > 0 {
 		k := min(len(names), MaxWalkNames)
 		_, next, err := root.Walk(names[:k])
-		root.Close()
+		c.closeFile(root)
 		if err != nil {
 			return nil, err
 		}
@@ -139,7 +139,7 @@ func (c *srvConn) attach(m *Tattach) (Message, error) {
 		err = c.insert(m.FID, root, fidFile, nil, 0)
 	}
 	if err != nil {
-		root.Close()
+		c.closeFile(root)
 		return nil, err
 	}
 	return &Rattach{QID: qid}, nil
@@ -188,7 +188,7 @@ func (c *srvConn) walk(m *Twalk) (Message, error) {
 	}
 	if nf == nil || len(qids) != len(m.Names) {
 		if nf != nil {
-			nf.Close()
+			c.closeFile(nf)
 		}
 		c.log.Warnf("p9: Walk of %d names returned %d QIDs", len(m.Names), len(qids))
 		return nil, eio
@@ -196,11 +196,11 @@ func (c *srvConn) walk(m *Twalk) (Message, error) {
 	if self {
 		// Nobody else holds f: the old File can go now.
 		f.file, f.opened, f.flags = nf, false, 0
-		file.Close()
+		c.closeFile(file)
 		return &Rwalk{QIDs: qids}, nil
 	}
 	if err := c.insert(m.NewFID, nf, fidFile, nil, 0); err != nil {
-		nf.Close()
+		c.closeFile(nf)
 		return nil, err
 	}
 	return &Rwalk{QIDs: qids}, nil
@@ -211,14 +211,13 @@ func (c *srvConn) clunk(m *Tclunk) (Message, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer c.release(f)
 	f.mu.Lock() // wait for the requests still using it
+	defer f.mu.Unlock()
 	if f.kind == fidXattrWrite {
-		err = f.commitXattr()
-	}
-	f.mu.Unlock()
-	c.release(f)
-	if err != nil {
-		return nil, err
+		if err := f.commitXattr(); err != nil {
+			return nil, err
+		}
 	}
 	return &Rclunk{}, nil
 }
@@ -229,16 +228,18 @@ func (c *srvConn) removeFid(m *Tremove) (Message, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer c.release(f)
 	f.mu.Lock()
-	err = eopnotsupp
-	if file, ferr := f.fileOf(); ferr != nil {
-		err = ferr
-	} else if r, ok := file.(Remover); ok {
-		err = r.Remove()
-	}
-	f.mu.Unlock()
-	c.release(f)
+	defer f.mu.Unlock()
+	file, err := f.fileOf()
 	if err != nil {
+		return nil, err
+	}
+	r, ok := file.(Remover)
+	if !ok {
+		return nil, eopnotsupp
+	}
+	if err := r.Remove(); err != nil {
 		return nil, err
 	}
 	return &Rremove{}, nil
@@ -340,7 +341,7 @@ func (c *srvConn) lcreate(m *Tlcreate) (Message, error) {
 	}
 	// The fid is now the new file, open; nobody else holds the directory.
 	f.file, f.opened, f.flags = nf, true, m.Flags
-	dir.Close()
+	c.closeFile(dir)
 	return &Rlcreate{QID: qid, IOUnit: iounit}, nil
 }
 

@@ -238,6 +238,7 @@ type hooks struct {
 	attached func(p9.UID)      // on Attach
 	getxattr func() error      // replaces GetXattr's error if it returns one
 	mkdir    func(p9.FileMode) // before Mkdir
+	setxattr func()            // before SetXattr
 }
 
 func (a hookedFS) Attach(uname string, uid p9.UID) (p9.File, error) {
@@ -327,6 +328,13 @@ func (f *hookFile) GetXattr(name string) ([]byte, error) {
 		}
 	}
 	return f.File.GetXattr(name)
+}
+
+func (f *hookFile) SetXattr(name string, value []byte, flags p9.XattrFlags) error {
+	if f.h.setxattr != nil {
+		f.h.setxattr()
+	}
+	return f.File.SetXattr(name, value, flags)
 }
 
 func (f *hookFile) Link(target p9.File, name string) error {

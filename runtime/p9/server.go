@@ -186,9 +186,11 @@ func (c *srvConn) readLoop() error {
 		case <-c.ctx.Done():
 			return nil
 		}
+		// Before a session, only a Tversion is expected, and a real one
+		// is a few dozen bytes.
 		limit := c.msize.Load()
 		if limit == 0 {
-			limit = c.maxMsize
+			limit = min(c.maxMsize, MinMessageSize)
 		}
 		h, buf, err := readMessage(c.rw, limit)
 		if err != nil {

@@ -451,6 +451,66 @@ func TestPanicBecomesEFAULT(t *testing.T) {
 	must(t, err) // the connection lives on
 }
 
+// TestPanicsInCloseAndCommitAreContained: a File that panics while an
+// xattr is committed at Tclunk, or in Close (which also runs when the
+// connection ends, outside any request), costs one request at most.
+func TestPanicsInCloseAndCommitAreContained(t *testing.T) {
+	var panicClose atomic.Bool
+	h := &hooks{
+		setxattr: func() { panic("setxattr bug") },
+		closed: func() {
+			if panicClose.Load() {
+				panic("close bug")
+			}
+		},
+	}
+	fs := p9test.New()
+	conn, done := serve(t, &p9.Server{Attacher: hookedFS{fs, h}}, nil)
+	client, err := p9.NewClient(conn)
+	must(t, err)
+	root, err := client.Attach("")
+	must(t, err)
+	wantErrno(t, root.SetXattr("user.x", []byte("v"), 0), syscall.EFAULT)
+	_, err = root.StatFS()
+	must(t, err) // no lock or fid left behind by the panic
+	panicClose.Store(true)
+	_, d, err := root.Walk(nil)
+	must(t, err)
+	must(t, d.Close()) // Close panicked in the server; the clunk still succeeded
+	client.Close()
+	if err := wait(t, done); err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if fs.OpenFiles() != 0 {
+		t.Fatalf("%d Files open", fs.OpenFiles())
+	}
+}
+
+// TestModesReachTheFileExactly: modes go to the File bit for bit, setuid,
+// setgid, sticky and type bits included (the server masks nothing).
+func TestModesReachTheFileExactly(t *testing.T) {
+	var got []p9.FileMode
+	var gotValid []p9.SetAttrMask
+	h := &hooks{
+		create:  func(m p9.FileMode) { got = append(got, m) },
+		mkdir:   func(m p9.FileMode) { got = append(got, m) },
+		setattr: func(v p9.SetAttrMask, a p9.SetAttr) { got = append(got, a.Mode); gotValid = append(gotValid, v) },
+	}
+	rc := dialRaw(t, &p9.Server{Attacher: hookedFS{p9test.New(), h}}, nil)
+	rc.handshake(8192)
+	rc.rpc(2, &p9.Twalk{FID: 0, NewFID: 1})
+	rc.rpc(2, &p9.Tlcreate{FID: 1, Name: "f", Flags: p9.WriteOnly, Mode: p9.ModeRegular | 0o4755})
+	rc.rpc(2, &p9.Tmkdir{DirFID: 0, Name: "d", Mode: p9.ModeDirectory | 0o3775})
+	rc.rpc(2, &p9.Tsetattr{FID: 1, Valid: p9.SetAttrMode | 0x10000, Attr: p9.SetAttr{Mode: p9.ModeRegular | 0o6711}})
+	want := []p9.FileMode{p9.ModeRegular | 0o4755, p9.ModeDirectory | 0o3775, p9.ModeRegular | 0o6711}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("modes %o, want %o", got, want)
+	}
+	if len(gotValid) != 1 || gotValid[0] != p9.SetAttrMode {
+		t.Fatalf("setattr mask %#x, want only the known bits", gotValid)
+	}
+}
+
 func TestErrnosPassExactly(t *testing.T) {
 	var next error
 	h := &hooks{getxattr: func() error { return next }}

@@ -104,12 +104,15 @@
 // KiB, Xen 9pfs's largest) and at most what the connection reports; at most
 // MaxInflight requests (32) are read and handled at once, so goroutines and
 // buffers are bounded (a request and a reply buffer each: 32 MiB at worst
-// with a 512 KiB msize, about 6 KiB for an idle connection); at most
+// with a 512 KiB msize; an idle share with one attached connection costs
+// about 5 KiB of heap, one goroutine and three descriptors, as
+// BenchmarkIdleShareMemory measures); at most
 // MaxFIDs fids (16384, EMFILE beyond); at most MaxOpenFiles host
 // descriptors (32768, ENFILE beyond); xattr values at most 64 KiB each and
 // 1 MiB pending in all; walks of at most 16 names; Tread replies within
-// msize. Anything but Tversion first, an undecodable message or a tag
-// reused in flight closes that connection, never the server; a panic in a
+// msize. Anything but Tversion first, an undecodable message, a message
+// larger than msize or a tag reused in flight closes that connection, never
+// the server; a panic in a
 // handler becomes EFAULT for that request. Errors go back as the Linux errno
 // of the failing system call.
 //

@@ -95,6 +95,10 @@ func TestServeBehindXen9pfs(t *testing.T) {
 	must(t, err)
 	f, _, _, err := d.Create("blob", p9.ReadWrite, 0o4755, p9.NoGID)
 	must(t, err)
+	hostBlob := filepath.Join(dir, "data", "blob")
+	if st := lstat(t, hostBlob); st.Mode != unix.S_IFREG|0o4755 {
+		t.Fatalf("host mode %o, want the setuid bit too", st.Mode)
+	}
 	blob := bytes.Repeat([]byte("xen9pfs!"), 200<<10) // 1.6 MiB: many messages on both rings
 	n, err = f.WriteAt(blob, 0)
 	must(t, err)
@@ -131,14 +135,10 @@ func TestServeBehindXen9pfs(t *testing.T) {
 	must(t, share.Sync(ctx))
 
 	// The host sees it all, exactly.
-	hostBlob := filepath.Join(dir, "data", "blob")
 	b, err := os.ReadFile(hostBlob)
 	must(t, err)
 	if !bytes.Equal(b, blob) {
 		t.Fatalf("host file has %d bytes", len(b))
-	}
-	if st := lstat(t, hostBlob); st.Mode != unix.S_IFREG|0o4755 {
-		t.Fatalf("host mode %o", st.Mode)
 	}
 	val := make([]byte, 16)
 	vn, err := unix.Getxattr(hostBlob, "user.origin", val)
