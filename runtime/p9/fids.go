@@ -97,17 +97,8 @@ func (c *srvConn) closeFile(file File) {
 func (c *srvConn) insert(num uint32, file File, kind fidKind, x *xattrFid, reserved int) error {
 	c.fidMu.Lock()
 	defer c.fidMu.Unlock()
-	if num == NoFID {
-		return ebadf
-	}
-	if _, ok := c.fids[num]; ok {
-		return ebadf
-	}
-	if len(c.fids) >= c.srv.MaxFIDs {
-		return emfile
-	}
-	if reserved > 0 && c.xattrBytes+reserved > c.srv.MaxXattrBytes {
-		return enomem
+	if err := c.canInsertLocked(num, reserved); err != nil {
+		return err
 	}
 	c.fidSeq++
 	c.fids[num] = &fid{seq: c.fidSeq, refs: 1, file: file, kind: kind, xattr: x, reserved: reserved}
@@ -120,14 +111,19 @@ func (c *srvConn) insert(num uint32, file File, kind fidKind, x *xattrFid, reser
 func (c *srvConn) checkFree(num uint32) error {
 	c.fidMu.Lock()
 	defer c.fidMu.Unlock()
-	if num == NoFID {
+	return c.canInsertLocked(num, 0)
+}
+
+// canInsertLocked says why fid num (holding reserved xattr bytes) could not
+// be added now; the caller holds fidMu.
+func (c *srvConn) canInsertLocked(num uint32, reserved int) error {
+	switch _, inUse := c.fids[num]; {
+	case num == NoFID || inUse:
 		return ebadf
-	}
-	if _, ok := c.fids[num]; ok {
-		return ebadf
-	}
-	if len(c.fids) >= c.srv.MaxFIDs {
+	case len(c.fids) >= c.srv.MaxFIDs:
 		return emfile
+	case reserved > 0 && c.xattrBytes+reserved > c.srv.MaxXattrBytes:
+		return enomem
 	}
 	return nil
 }

@@ -245,54 +245,45 @@ func (c *srvConn) removeFid(m *Tremove) (Message, error) {
 	return &Rremove{}, nil
 }
 
-func (c *srvConn) getattr(m *Tgetattr) (Message, error) {
-	f, done, err := c.use(m.FID, false)
+// onFile runs fn on the File of plain fid num, share-locked; with open, the
+// fid must be open for I/O.
+func (c *srvConn) onFile(num uint32, open bool, fn func(File) (Message, error)) (Message, error) {
+	f, done, err := c.use(num, false)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
 	file, err := f.fileOf()
+	if err == nil && open && !f.opened {
+		err = ebadf
+	}
 	if err != nil {
 		return nil, err
 	}
-	qid, valid, attr, err := file.GetAttr(m.Mask)
-	if err != nil {
-		return nil, err
-	}
-	return &Rgetattr{Valid: valid, QID: qid, Attr: attr}, nil
+	return fn(file)
+}
+
+func (c *srvConn) getattr(m *Tgetattr) (Message, error) {
+	return c.onFile(m.FID, false, func(file File) (Message, error) {
+		qid, valid, attr, err := file.GetAttr(m.Mask)
+		if err != nil {
+			return nil, err
+		}
+		return &Rgetattr{Valid: valid, QID: qid, Attr: attr}, nil
+	})
 }
 
 func (c *srvConn) setattr(m *Tsetattr) (Message, error) {
-	f, done, err := c.use(m.FID, false)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	file, err := f.fileOf()
-	if err != nil {
-		return nil, err
-	}
-	if err := file.SetAttr(m.Valid&SetAttrKnown, m.Attr); err != nil {
-		return nil, err
-	}
-	return &Rsetattr{}, nil
+	return c.onFile(m.FID, false, func(file File) (Message, error) {
+		return &Rsetattr{}, file.SetAttr(m.Valid&SetAttrKnown, m.Attr)
+	})
 }
 
 func (c *srvConn) statfs(m *Tstatfs) (Message, error) {
-	f, done, err := c.use(m.FID, false)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	file, err := f.fileOf()
-	if err != nil {
-		return nil, err
-	}
-	st, err := file.StatFS()
-	if err != nil {
-		return nil, err
-	}
-	return &Rstatfs{FSStat: st}, nil
+	return c.onFile(m.FID, false, func(file File) (Message, error) {
+		st, err := file.StatFS()
+		return &Rstatfs{FSStat: st}, err
+	})
 }
 
 func (c *srvConn) lopen(m *Tlopen) (Message, error) {
@@ -431,46 +422,29 @@ func (c *srvConn) write(m *Twrite) (Message, error) {
 }
 
 func (c *srvConn) readdir(m *Treaddir) (Message, error) {
-	f, done, err := c.use(m.FID, false)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	file, err := f.openFile()
-	if err != nil {
-		return nil, err
-	}
 	count := min(m.Count, c.negotiated()-rreadHeaderSize)
-	ents, err := file.Readdir(m.Offset, count)
-	if err != nil {
-		return nil, err
-	}
-	// Keep what fits count; the client continues from the last offset.
-	used := 0
-	for i := range ents {
-		used += ents[i].size()
-		if used > int(count) || len(ents[i].Name) > 0xffff {
-			ents = ents[:i]
-			break
+	return c.onFile(m.FID, true, func(file File) (Message, error) {
+		ents, err := file.Readdir(m.Offset, count)
+		if err != nil {
+			return nil, err
 		}
-	}
-	return &Rreaddir{Entries: ents}, nil
+		// Keep what fits count; the client continues from the last offset.
+		used := 0
+		for i := range ents {
+			used += ents[i].size()
+			if used > int(count) || len(ents[i].Name) > 0xffff {
+				ents = ents[:i]
+				break
+			}
+		}
+		return &Rreaddir{Entries: ents}, nil
+	})
 }
 
 func (c *srvConn) fsync(m *Tfsync) (Message, error) {
-	f, done, err := c.use(m.FID, false)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	file, err := f.openFile()
-	if err != nil {
-		return nil, err
-	}
-	if err := file.FSync(m.DataSync != 0); err != nil {
-		return nil, err
-	}
-	return &Rfsync{}, nil
+	return c.onFile(m.FID, true, func(file File) (Message, error) {
+		return &Rfsync{}, file.FSync(m.DataSync != 0)
+	})
 }
 
 func validLockType(t LockType) bool { return t == ReadLock || t == WriteLock || t == Unlock }
@@ -479,101 +453,55 @@ func (c *srvConn) lock(m *Tlock) (Message, error) {
 	if !validLockType(m.Lock.Type) {
 		return nil, einval
 	}
-	f, done, err := c.use(m.FID, false)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	file, err := f.openFile()
-	if err != nil {
-		return nil, err
-	}
-	st, err := file.Lock(m.Flags, m.Lock)
-	if err != nil {
-		return nil, err
-	}
-	return &Rlock{Status: st}, nil
+	return c.onFile(m.FID, true, func(file File) (Message, error) {
+		st, err := file.Lock(m.Flags, m.Lock)
+		return &Rlock{Status: st}, err
+	})
 }
 
 func (c *srvConn) getlock(m *Tgetlock) (Message, error) {
 	if !validLockType(m.Lock.Type) {
 		return nil, einval
 	}
-	f, done, err := c.use(m.FID, false)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	file, err := f.openFile()
-	if err != nil {
-		return nil, err
-	}
-	got, err := file.GetLock(m.Lock)
-	if err != nil {
-		return nil, err
-	}
-	return &Rgetlock{Lock: got}, nil
+	return c.onFile(m.FID, true, func(file File) (Message, error) {
+		got, err := file.GetLock(m.Lock)
+		return &Rgetlock{Lock: got}, err
+	})
 }
 
-// dirOp runs fn on the File of directory fid num after checking name.
-func (c *srvConn) dirOp(num uint32, name string, fn func(File) error) error {
+// inDir runs fn on the File of directory fid num after checking name.
+func (c *srvConn) inDir(num uint32, name string, fn func(File) (Message, error)) (Message, error) {
 	if err := checkName(name); err != nil {
-		return err
+		return nil, err
 	}
-	f, done, err := c.use(num, false)
-	if err != nil {
-		return err
-	}
-	defer done()
-	dir, err := f.fileOf()
-	if err != nil {
-		return err
-	}
-	return fn(dir)
+	return c.onFile(num, false, fn)
 }
 
 func (c *srvConn) mkdir(m *Tmkdir) (Message, error) {
-	var qid QID
-	err := c.dirOp(m.DirFID, m.Name, func(dir File) (err error) {
-		qid, err = dir.Mkdir(m.Name, m.Mode, m.GID)
-		return err
+	return c.inDir(m.DirFID, m.Name, func(dir File) (Message, error) {
+		qid, err := dir.Mkdir(m.Name, m.Mode, m.GID)
+		return &Rmkdir{QID: qid}, err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &Rmkdir{QID: qid}, nil
 }
 
 func (c *srvConn) symlink(m *Tsymlink) (Message, error) {
-	var qid QID
-	err := c.dirOp(m.DirFID, m.Name, func(dir File) (err error) {
-		qid, err = dir.Symlink(m.Target, m.Name, m.GID)
-		return err
+	return c.inDir(m.DirFID, m.Name, func(dir File) (Message, error) {
+		qid, err := dir.Symlink(m.Target, m.Name, m.GID)
+		return &Rsymlink{QID: qid}, err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &Rsymlink{QID: qid}, nil
 }
 
 func (c *srvConn) mknod(m *Tmknod) (Message, error) {
-	var qid QID
-	err := c.dirOp(m.DirFID, m.Name, func(dir File) (err error) {
-		qid, err = dir.Mknod(m.Name, m.Mode, m.Major, m.Minor, m.GID)
-		return err
+	return c.inDir(m.DirFID, m.Name, func(dir File) (Message, error) {
+		qid, err := dir.Mknod(m.Name, m.Mode, m.Major, m.Minor, m.GID)
+		return &Rmknod{QID: qid}, err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &Rmknod{QID: qid}, nil
 }
 
 func (c *srvConn) unlinkat(m *Tunlinkat) (Message, error) {
-	err := c.dirOp(m.DirFID, m.Name, func(dir File) error { return dir.UnlinkAt(m.Name, m.Flags) })
-	if err != nil {
-		return nil, err
-	}
-	return &Runlinkat{}, nil
+	return c.inDir(m.DirFID, m.Name, func(dir File) (Message, error) {
+		return &Runlinkat{}, dir.UnlinkAt(m.Name, m.Flags)
+	})
 }
 
 // twoFiles runs fn on the Files of fids a and b.
@@ -639,23 +567,13 @@ func (c *srvConn) rename(m *Trename) (Message, error) {
 }
 
 func (c *srvConn) readlink(m *Treadlink) (Message, error) {
-	f, done, err := c.use(m.FID, false)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	file, err := f.fileOf()
-	if err != nil {
-		return nil, err
-	}
-	target, err := file.Readlink()
-	if err != nil {
-		return nil, err
-	}
-	if headerSize+2+len(target) > int(c.negotiated()) {
-		return nil, enametoolong
-	}
-	return &Rreadlink{Target: target}, nil
+	return c.onFile(m.FID, false, func(file File) (Message, error) {
+		target, err := file.Readlink()
+		if err == nil && headerSize+2+len(target) > int(c.negotiated()) {
+			err = enametoolong
+		}
+		return &Rreadlink{Target: target}, err
+	})
 }
 
 // checkXattrName: what setxattr(2) accepts as a name.

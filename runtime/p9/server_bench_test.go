@@ -33,44 +33,28 @@ func BenchmarkServerRoundTrip(b *testing.B) {
 		}
 	})
 	for _, size := range []int{4 << 10, 60 << 10} {
-		b.Run("read-"+sizeName(size), func(b *testing.B) {
-			e := newClientEnv(b, nil)
-			_, d, _ := e.root.Walk(nil)
-			f, _, _, err := d.Create("f", p9.ReadWrite, 0o644, p9.NoGID)
-			must(b, err)
-			buf := make([]byte, size)
-			_, err = f.WriteAt(buf, 0)
-			must(b, err)
-			b.SetBytes(int64(size))
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := f.ReadAt(buf, 0); err != nil {
-					b.Fatal(err)
+		for _, op := range []string{"read", "write"} {
+			b.Run(op+"-"+strconv.Itoa(size>>10)+"K", func(b *testing.B) {
+				e := newClientEnv(b, nil)
+				_, d, _ := e.root.Walk(nil)
+				f, _, _, err := d.Create("f", p9.ReadWrite, 0o644, p9.NoGID)
+				must(b, err)
+				defer f.Close()
+				buf := make([]byte, size)
+				_, err = f.WriteAt(buf, 0)
+				must(b, err)
+				transfer := f.ReadAt
+				if op == "write" {
+					transfer = f.WriteAt
 				}
-			}
-			f.Close()
-		})
-		b.Run("write-"+sizeName(size), func(b *testing.B) {
-			e := newClientEnv(b, nil)
-			_, d, _ := e.root.Walk(nil)
-			f, _, _, err := d.Create("f", p9.ReadWrite, 0o644, p9.NoGID)
-			must(b, err)
-			buf := make([]byte, size)
-			b.SetBytes(int64(size))
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := f.WriteAt(buf, 0); err != nil {
-					b.Fatal(err)
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := transfer(buf, 0); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-			f.Close()
-		})
+			})
+		}
 	}
-}
-
-func sizeName(n int) string {
-	if n%1024 == 0 {
-		return strconv.Itoa(n/1024) + "K"
-	}
-	return strconv.Itoa(n)
 }
