@@ -170,15 +170,14 @@ func (c *srvConn) walk(m *Twalk) (Message, error) {
 			return nil, err
 		}
 	}
-	f, done, err := c.use(m.FID, self)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	file, err := f.fileOf()
-	if err != nil {
-		return nil, err
-	}
+	return c.withFid(m.FID, self, func(f *fid, file File) (Message, error) {
+		return c.walkFrom(f, file, m)
+	})
+}
+
+// walkFrom walks from fid f (locked exclusive for a walk onto itself).
+func (c *srvConn) walkFrom(f *fid, file File, m *Twalk) (Message, error) {
+	self := m.NewFID == m.FID
 	if self && len(m.Names) == 0 {
 		return &Rwalk{}, nil
 	}
@@ -245,22 +244,30 @@ func (c *srvConn) removeFid(m *Tremove) (Message, error) {
 	return &Rremove{}, nil
 }
 
-// onFile runs fn on the File of plain fid num, share-locked; with open, the
-// fid must be open for I/O.
-func (c *srvConn) onFile(num uint32, open bool, fn func(File) (Message, error)) (Message, error) {
-	f, done, err := c.use(num, false)
+// withFid runs fn on plain fid num and its File, the fid locked shared or
+// exclusive.
+func (c *srvConn) withFid(num uint32, exclusive bool, fn func(*fid, File) (Message, error)) (Message, error) {
+	f, done, err := c.use(num, exclusive)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
 	file, err := f.fileOf()
-	if err == nil && open && !f.opened {
-		err = ebadf
-	}
 	if err != nil {
 		return nil, err
 	}
-	return fn(file)
+	return fn(f, file)
+}
+
+// onFile runs fn on the File of plain fid num, share-locked; with open, the
+// fid must be open for I/O.
+func (c *srvConn) onFile(num uint32, open bool, fn func(File) (Message, error)) (Message, error) {
+	return c.withFid(num, false, func(f *fid, file File) (Message, error) {
+		if open && !f.opened {
+			return nil, ebadf
+		}
+		return fn(file)
+	})
 }
 
 func (c *srvConn) getattr(m *Tgetattr) (Message, error) {
@@ -287,53 +294,40 @@ func (c *srvConn) statfs(m *Tstatfs) (Message, error) {
 }
 
 func (c *srvConn) lopen(m *Tlopen) (Message, error) {
-	f, done, err := c.use(m.FID, true)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	file, err := f.fileOf()
-	if err != nil {
-		return nil, err
-	}
-	if f.opened {
-		return nil, einval
-	}
-	qid, iounit, err := file.Open(m.Flags)
-	if err != nil {
-		return nil, err
-	}
-	f.opened, f.flags = true, m.Flags
-	return &Rlopen{QID: qid, IOUnit: iounit}, nil
+	return c.withFid(m.FID, true, func(f *fid, file File) (Message, error) {
+		if f.opened {
+			return nil, einval
+		}
+		qid, iounit, err := file.Open(m.Flags)
+		if err != nil {
+			return nil, err
+		}
+		f.opened, f.flags = true, m.Flags
+		return &Rlopen{QID: qid, IOUnit: iounit}, nil
+	})
 }
 
 func (c *srvConn) lcreate(m *Tlcreate) (Message, error) {
 	if err := checkName(m.Name); err != nil {
 		return nil, err
 	}
-	f, done, err := c.use(m.FID, true)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	dir, err := f.fileOf()
-	if err != nil {
-		return nil, err
-	}
-	if f.opened {
-		return nil, einval
-	}
-	nf, qid, iounit, err := dir.Create(m.Name, m.Flags, m.Mode, m.GID)
-	if err != nil {
-		return nil, err
-	}
-	if nf == nil {
-		return nil, eio
-	}
-	// The fid is now the new file, open; nobody else holds the directory.
-	f.file, f.opened, f.flags = nf, true, m.Flags
-	c.closeFile(dir)
-	return &Rlcreate{QID: qid, IOUnit: iounit}, nil
+	return c.withFid(m.FID, true, func(f *fid, dir File) (Message, error) {
+		if f.opened {
+			return nil, einval
+		}
+		nf, qid, iounit, err := dir.Create(m.Name, m.Flags, m.Mode, m.GID)
+		if err != nil {
+			return nil, err
+		}
+		if nf == nil {
+			return nil, eio
+		}
+		// The fid is now the new file, open; nobody else holds the
+		// directory.
+		f.file, f.opened, f.flags = nf, true, m.Flags
+		c.closeFile(dir)
+		return &Rlcreate{QID: qid, IOUnit: iounit}, nil
+	})
 }
 
 // rreadReply is an Rread read in place: b holds room for the header, then
@@ -595,15 +589,13 @@ func (c *srvConn) xattrwalk(m *Txattrwalk) (Message, error) {
 	if err := c.checkFree(m.NewFID); err != nil {
 		return nil, err
 	}
-	f, done, err := c.use(m.FID, false)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	file, err := f.fileOf()
-	if err != nil {
-		return nil, err
-	}
+	return c.onFile(m.FID, false, func(file File) (Message, error) {
+		return c.readXattr(file, m)
+	})
+}
+
+// readXattr reads the value or list into the new fid of m.
+func (c *srvConn) readXattr(file File, m *Txattrwalk) (Message, error) {
 	var data []byte
 	if m.Name == "" {
 		names, err := file.ListXattrs()
@@ -622,6 +614,7 @@ func (c *srvConn) xattrwalk(m *Txattrwalk) (Message, error) {
 			data = append(append(data, name...), 0)
 		}
 	} else {
+		var err error
 		if data, err = file.GetXattr(m.Name); err != nil {
 			return nil, err
 		}
@@ -650,20 +643,14 @@ func (c *srvConn) xattrcreate(m *Txattrcreate) (Message, error) {
 	if m.Flags&^(XattrCreate|XattrReplace) != 0 {
 		return nil, einval
 	}
-	f, done, err := c.use(m.FID, true)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	if _, err := f.fileOf(); err != nil {
-		return nil, err
-	}
-	if err := c.reserveXattr(f, int(m.Size)); err != nil {
-		return nil, err
-	}
-	f.kind = fidXattrWrite
-	f.xattr = &xattrFid{name: m.Name, size: m.Size, flags: m.Flags}
-	return &Rxattrcreate{}, nil
+	return c.withFid(m.FID, true, func(f *fid, _ File) (Message, error) {
+		if err := c.reserveXattr(f, int(m.Size)); err != nil {
+			return nil, err
+		}
+		f.kind = fidXattrWrite
+		f.xattr = &xattrFid{name: m.Name, size: m.Size, flags: m.Flags}
+		return &Rxattrcreate{}, nil
+	})
 }
 
 func (x *xattrFid) read(offset uint64, count uint32) *Rread {
