@@ -435,7 +435,8 @@ func TestOperations(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			// Upstream closed f's File when the xattr fids were clunked.
+			// An xattr fid holds only the value: clunking it must not close
+			// the File of the fid it was walked from.
 			_, _, err := f.Open(p9.ReadOnly)
 			must(t, err)
 			if got := readAll(t, f); string(got) != "content" {
