@@ -48,8 +48,8 @@ type ClientOption func(*clientConfig)
 // less). The default is DefaultMaxMessageSize.
 func WithMessageSize(n uint32) ClientOption { return func(c *clientConfig) { c.msize = n } }
 
-// NewClient negotiates a 9P2000.L session over conn. The Client owns conn:
-// Close closes it.
+// NewClient negotiates a 9P2000.L session over conn. The Client then owns
+// conn (Close closes it); if NewClient fails, the caller still does.
 func NewClient(conn io.ReadWriteCloser, opts ...ClientOption) (*Client, error) {
 	cfg := clientConfig{msize: DefaultMaxMessageSize}
 	for _, o := range opts {

@@ -74,5 +74,6 @@
 //
 // Client speaks the same protocol over any connection; its files implement
 // File. It exists for tests (sharefs's suites, hostile-client tests) and
-// tools, not for mounting.
+// tools, not for mounting. Package p9test is an in-memory File tree for
+// tests that need a server without a host directory.
 package p9
