@@ -36,7 +36,7 @@ func Cleanup(ctx context.Context, dir string, rec bundle.Record) error {
 	}
 	err := errors.Join(errs...)
 	if err == nil {
-		log.G(ctx).WithField("id", rec.ID).Info("cleaned up after a dead shim")
+		log.G(ctx).WithField("id", rec.ID).Debug("cleaned up after a dead shim")
 	}
 	return err
 }

@@ -110,7 +110,7 @@ func noLeftovers(t *testing.T, l *lab.Lab) {
 	var out string
 	for i := 0; i < 30; i++ {
 		out = l.MustSh(t, `xl list | awk 'NR>1 && $1 ~ /^runxen-/ {print "domain " $1}'
-pgrep -a -f '^containerd-shim-xen-v1|runxen-netns-holder' | sed 's/^/process /' || true
+pgrep -a -f '^[^ ]*containerd-shim-xen-v1 |^runxen-netns-holder ' | sed 's/^/process /' || true
 grep -E ' /(run|var/lib)/containerd2?/.*io.containerd.xen.v1' /proc/self/mountinfo | sed 's/^/mount /' || true`)
 		if strings.TrimSpace(out) == "" {
 			return
@@ -256,6 +256,76 @@ func TestShimCtrContainerd2(t *testing.T) {
 	r := sh(t, l, `ctr2 -n default run --rm --runtime io.containerd.xen.v1 docker.io/library/`+shimImage+` shimctr sh -c 'echo hi-ctr; exit 3'`)
 	if strings.TrimSpace(string(r.Stdout)) != "hi-ctr" || r.ExitCode != 3 {
 		t.Errorf("ctr run: %q, exit %d; want hi-ctr, 3", r.Stdout, r.ExitCode)
+	}
+	noLeftovers(t, l)
+}
+
+// TestShimSurvivesContainerdRestart: containerd restarts while a container runs; the shim
+// carries on, containerd reconnects through the bundle's address, and exec and stop still work.
+func TestShimSurvivesContainerdRestart(t *testing.T) {
+	l := shimLab(t)
+	t.Run("containerd 1.7 under docker", func(t *testing.T) {
+		sh(t, l, `docker rm -f shimr >/dev/null 2>&1; true`)
+		if r := sh(t, l, `docker run -d --name shimr --runtime=xen `+shimImage+` sh -c 'echo up; while true; do sleep 1; done'`); r.ExitCode != 0 {
+			t.Fatalf("docker run -d: exit %d", r.ExitCode)
+		}
+		defer sh(t, l, `docker rm -f shimr`)
+		waitLogs(t, l, "shimr", "up")
+		r := sh(t, l, `set -e
+pid=$(pgrep -x containerd)
+kill "$pid"
+for i in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+setsid -f containerd --log-level info >>/var/log/containerd.log 2>&1 </dev/null
+for i in $(seq 1 300); do ctr version >/dev/null 2>&1 && break; sleep 0.5; done
+ctr version >/dev/null`)
+		if r.ExitCode != 0 {
+			t.Fatalf("restart containerd: exit %d", r.ExitCode)
+		}
+		var out string
+		for i := 0; i < 30; i++ {
+			r = sh(t, l, `docker exec shimr echo after-restart`)
+			if out = strings.TrimSpace(string(r.Stdout)); out == "after-restart" {
+				break
+			}
+			time.Sleep(2 * time.Second)
+		}
+		if out != "after-restart" {
+			t.Fatalf("docker exec after the containerd restart: %q", out)
+		}
+		sh(t, l, `docker stop -t 2 shimr`)
+		r = sh(t, l, `docker inspect -f '{{.State.Status}}' shimr`)
+		if strings.TrimSpace(string(r.Stdout)) != "exited" {
+			t.Errorf("after stop: %q", r.Stdout)
+		}
+	})
+	t.Run("containerd 2.x under ctr", func(t *testing.T) {
+		sh(t, l, `ctr2 -n default task kill -s KILL shimr2 >/dev/null 2>&1; ctr2 -n default task rm -f shimr2 >/dev/null 2>&1; ctr2 -n default container rm shimr2 >/dev/null 2>&1; true`)
+		if r := sh(t, l, `ctr2 -n default run -d --runtime io.containerd.xen.v1 docker.io/library/`+shimImage+` shimr2 sh -c 'while true; do sleep 1; done'`); r.ExitCode != 0 {
+			t.Fatalf("ctr run -d: exit %d", r.ExitCode)
+		}
+		defer sh(t, l, `ctr2 -n default task kill -s KILL shimr2; sleep 2; ctr2 -n default task rm -f shimr2; ctr2 -n default container rm shimr2`)
+		r := sh(t, l, `set -e
+pid=$(pgrep -f '^/opt/containerd2/bin/containerd ')
+kill "$pid"
+for i in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+setsid -f /opt/containerd2/bin/containerd --config /etc/containerd2/config.toml >>/var/log/containerd2.log 2>&1 </dev/null
+for i in $(seq 1 300); do ctr2 version >/dev/null 2>&1 && break; sleep 0.5; done
+ctr2 version >/dev/null`)
+		if r.ExitCode != 0 {
+			t.Fatalf("restart containerd 2.x: exit %d", r.ExitCode)
+		}
+		r = sh(t, l, `ctr2 -n default task exec --exec-id x1 shimr2 sh -c 'echo after-restart'`)
+		if strings.TrimSpace(string(r.Stdout)) != "after-restart" {
+			t.Errorf("ctr task exec after the restart: %q, exit %d", r.Stdout, r.ExitCode)
+		}
+	})
+}
+
+func TestShimNerdctl(t *testing.T) {
+	l := shimLab(t)
+	r := sh(t, l, `nerdctl run --rm --net none --runtime io.containerd.xen.v1 docker.io/library/`+shimImage+` sh -c 'echo hi-nerdctl; exit 3'`)
+	if strings.TrimSpace(string(r.Stdout)) != "hi-nerdctl" || r.ExitCode != 3 {
+		t.Errorf("nerdctl run: %q, exit %d; want hi-nerdctl, 3", r.Stdout, r.ExitCode)
 	}
 	noLeftovers(t, l)
 }
