@@ -224,6 +224,7 @@ func TestHooks(t *testing.T) {
 	hk := func(p string) []specs.Hook { return []specs.Hook{{Path: p}} }
 	h.mustCreate("c1", []string{"exit", "0"}, func(s *specs.Spec) {
 		s.Hooks = &specs.Hooks{
+			//lint:ignore SA1019 Docker 26 wires its network through prestart
 			Prestart:      hk("/prestart"),
 			CreateRuntime: hk("/createRuntime"),
 			Poststart:     hk("/poststart"),
@@ -270,6 +271,7 @@ func TestCreateFailureLeavesNothing(t *testing.T) {
 		{
 			name: "prestart hook fails", hookErr: "/setkey", want: codes.Unknown, holder: true,
 			edit: func(s *specs.Spec) {
+				//lint:ignore SA1019 Docker 26 wires its network through prestart
 				s.Hooks = &specs.Hooks{Prestart: []specs.Hook{{Path: "/setkey"}}, Poststop: []specs.Hook{{Path: "/cleanup"}}}
 			},
 			wantHooks: []string{"/setkey", "/cleanup"},
