@@ -639,3 +639,36 @@ func TestCloseTearsDown(t *testing.T) {
 		t.Errorf("destroyed %d, holder closed %d", h.sandbox().destroyed, h.holder.closed)
 	}
 }
+
+// TestGuestDies: a guest that goes away reports its processes' exits as
+// lost (255), in order, and the container can still be killed and deleted.
+func TestGuestDies(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	h.mustCreate("c1", []string{"wait"}, nil)
+	if _, err := h.s.Start(ctx, &taskv3.StartRequest{ID: "c1"}); err != nil {
+		t.Fatal(err)
+	}
+	er := execSpec(t, "wait")
+	er.ID, er.ExecID = "c1", "e1"
+	if _, err := h.s.Exec(ctx, er); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.s.Start(ctx, &taskv3.StartRequest{ID: "c1", ExecID: "e1"}); err != nil {
+		t.Fatal(err)
+	}
+	h.sandbox().Destroy(ctx) // the guest crashes
+	if w := h.wait("c1", ""); w.ExitStatus != lostExit {
+		t.Errorf("exit %d, want %d", w.ExitStatus, lostExit)
+	}
+	got := h.ev.names()
+	if n := len(got); n < 2 || got[n-2] != "exit e1=255" || got[n-1] != "exit c1=255" {
+		t.Errorf("events %v: want the exec's lost exit, then the init's", got)
+	}
+	if _, err := h.s.Kill(ctx, &taskv3.KillRequest{ID: "c1", Signal: 9, All: true}); err != nil {
+		t.Errorf("kill of a dead guest's container: %v", err)
+	}
+	if _, err := h.s.Delete(ctx, &taskv3.DeleteRequest{ID: "c1"}); err != nil {
+		t.Fatal(err)
+	}
+}
