@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -157,11 +156,6 @@ func (c *Conn) loop() {
 		poke(c.readWake)
 		poke(c.writeWake)
 		poke(c.connWake)
-		// Let the woken reader or writer run before this goroutine goes
-		// back to the event channel (re-arming it and a read that finds
-		// nothing): measured in the lab, that took two system calls off
-		// the path of every round trip.
-		runtime.Gosched()
 	}
 }
 

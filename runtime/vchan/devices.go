@@ -28,10 +28,9 @@ type EventChannel interface {
 	Port() uint32
 	// Notify signals the remote end.
 	Notify() error
-	// Wait blocks until the remote end signals. Delivery is re-armed
-	// before it returns or, at the latest, when it is called again (an
-	// event meanwhile stays pending). It returns an error once Close was
-	// called. Only one goroutine calls it.
+	// Wait blocks until the remote end signals and re-arms delivery before
+	// returning. It returns an error once Close was called. Only one
+	// goroutine calls it.
 	Wait() error
 	// Close unbinds the port.
 	Close() error
@@ -64,10 +63,6 @@ type xenEvent struct {
 	h    *evtchn.Handle
 	port evtchn.Port
 	buf  [4]evtchn.Port // for Wait; only the event goroutine uses it
-	// masked are the ports the last Wait returned, still masked: Wait
-	// unmasks them on its next call, so that the goroutine it woke runs
-	// first (an event that comes meanwhile stays pending, not lost).
-	masked []evtchn.Port
 }
 
 func bindNew(bind func(h *evtchn.Handle) (evtchn.Port, error)) (EventChannel, error) {
@@ -101,12 +96,6 @@ func (e *xenEvent) Notify() error { return e.h.Notify(e.port) }
 func (e *xenEvent) Close() error  { return e.h.Close() }
 
 func (e *xenEvent) Wait() error {
-	for _, p := range e.masked {
-		if err := e.h.Unmask(p); err != nil {
-			return err
-		}
-	}
-	e.masked = e.masked[:0]
 	for {
 		n, err := e.h.Wait(e.buf[:])
 		if err != nil {
@@ -116,8 +105,8 @@ func (e *xenEvent) Wait() error {
 		for _, p := range e.buf[:n] {
 			if p == e.port {
 				mine = true
-				e.masked = append(e.masked, p)
-			} else if err := e.h.Unmask(p); err != nil {
+			}
+			if err := e.h.Unmask(p); err != nil {
 				return err
 			}
 		}
