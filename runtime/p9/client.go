@@ -8,6 +8,8 @@ import (
 	"io"
 	"sync"
 	"syscall"
+
+	"github.com/runxen/runxen/runtime/internal/bufpool"
 )
 
 // ErrClientClosed is returned by calls on a closed Client.
@@ -67,7 +69,7 @@ func NewClient(conn io.ReadWriteCloser, opts ...ClientOption) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("p9: Rversion: %w", err)
 	}
-	defer putBuf(buf)
+	defer bufpool.Put(buf)
 	if h.Type == MsgRlerror {
 		m, err := DecodeMessage(h.Type, buf[headerSize:])
 		if err != nil {
@@ -126,7 +128,7 @@ func (c *Client) readLoop() {
 		delete(c.pending, h.Tag)
 		c.mu.Unlock()
 		if !ok {
-			putBuf(buf)
+			bufpool.Put(buf)
 			err = fmt.Errorf("%w: reply with tag %d, which no request has", ErrProtocol, h.Tag)
 			break
 		}
@@ -170,14 +172,14 @@ func (c *Client) newTag() (uint16, chan clientReply, error) {
 }
 
 // rpc sends t and returns its reply as a pooled whole message the caller
-// gives back with putBuf. An Rlerror is returned as an error carrying the
+// gives back with bufpool.Put. An Rlerror is returned as an error carrying the
 // errno.
 func (c *Client) rpc(t Message) (Header, []byte, error) {
 	tag, ch, err := c.newTag()
 	if err != nil {
 		return Header{}, nil, err
 	}
-	b, err := AppendMessage(getBuf(sizeHint(t))[:0], tag, t)
+	b, err := AppendMessage(bufpool.Get(sizeHint(t))[:0], tag, t)
 	if err == nil && uint64(len(b)) > uint64(c.msize) {
 		err = fmt.Errorf("p9: %v of %d bytes exceeds msize %d", t.Type(), len(b), c.msize)
 	}
@@ -186,7 +188,7 @@ func (c *Client) rpc(t Message) (Header, []byte, error) {
 		_, err = c.conn.Write(b)
 		c.wmu.Unlock()
 	}
-	putBuf(b)
+	bufpool.Put(b)
 	if err != nil {
 		c.mu.Lock()
 		if _, ok := c.pending[tag]; ok {
@@ -202,7 +204,7 @@ func (c *Client) rpc(t Message) (Header, []byte, error) {
 		return Header{}, nil, r.err
 	}
 	if r.h.Type == MsgRlerror {
-		defer putBuf(r.buf)
+		defer bufpool.Put(r.buf)
 		m, err := DecodeMessage(MsgRlerror, r.buf[headerSize:])
 		if err != nil {
 			return Header{}, nil, err
@@ -210,7 +212,7 @@ func (c *Client) rpc(t Message) (Header, []byte, error) {
 		return Header{}, nil, &remoteError{op: t.Type(), errno: syscall.Errno(m.(*Rlerror).Errno)}
 	}
 	if r.h.Type != t.Type()+1 {
-		putBuf(r.buf)
+		bufpool.Put(r.buf)
 		return Header{}, nil, fmt.Errorf("%w: %v in answer to %v", ErrProtocol, r.h.Type, t.Type())
 	}
 	return r.h, r.buf, nil
@@ -223,7 +225,7 @@ func (c *Client) Call(t Message) (Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer putBuf(buf)
+	defer bufpool.Put(buf)
 	m, err := DecodeMessage(h.Type, buf[headerSize:])
 	if err != nil {
 		return nil, err

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/runxen/runxen/runtime/internal/bufpool"
 )
 
 // clientFile is a fid of a Client, as a File.
@@ -96,7 +98,7 @@ func (f *clientFile) ReadAt(p []byte, offset int64) (int, error) {
 			return done, err
 		}
 		got, err := readData(buf[headerSize:h.Size], p[done:done+n])
-		putBuf(buf)
+		bufpool.Put(buf)
 		if err != nil {
 			return done, err
 		}

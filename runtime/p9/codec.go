@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/runxen/runxen/runtime/internal/bufpool"
 )
 
 // The wire format: every message is size[4] type[1] tag[2] body, integers
@@ -236,10 +238,10 @@ func readMessage(r io.Reader, max uint32) (Header, []byte, error) {
 	if h.Size > max {
 		return h, nil, fmt.Errorf("%w: %v of %d bytes, msize %d", ErrMalformed, h.Type, h.Size, max)
 	}
-	buf := getBuf(int(h.Size))
+	buf := bufpool.Get(int(h.Size))
 	copy(buf, hb[:])
 	if _, err := io.ReadFull(r, buf[headerSize:]); err != nil {
-		putBuf(buf)
+		bufpool.Put(buf)
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}

@@ -322,17 +322,3 @@ func TestCheckName(t *testing.T) {
 		}
 	}
 }
-
-func TestBufPool(t *testing.T) {
-	for _, n := range []int{0, 1, 511, 512, 513, 4096, 65536 + 11, 512 << 10, 1<<maxBufShift + 1} {
-		b := getBuf(n)
-		if len(b) != n {
-			t.Fatalf("getBuf(%d) has length %d", n, len(b))
-		}
-		if n <= 1<<maxBufShift && cap(b)&(cap(b)-1) != 0 {
-			t.Fatalf("getBuf(%d) has capacity %d, not a size class", n, cap(b))
-		}
-		putBuf(b)
-	}
-	putBuf(make([]byte, 3, 1000)) // not a class: left to the GC
-}

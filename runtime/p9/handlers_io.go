@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"io"
 	"math"
+
+	"github.com/runxen/runxen/runtime/internal/bufpool"
 )
 
 func (c *srvConn) getattr(m *Tgetattr) (Message, error) {
@@ -106,14 +108,14 @@ func (c *srvConn) read(m *Tread) (Message, error) {
 	if m.Offset > math.MaxInt64 {
 		return nil, einval
 	}
-	b := getBuf(rreadHeaderSize + int(count))
+	b := bufpool.Get(rreadHeaderSize + int(count))
 	n, err := file.ReadAt(b[rreadHeaderSize:], int64(m.Offset))
 	if n < 0 || n > int(count) {
-		putBuf(b)
+		bufpool.Put(b)
 		return nil, eio
 	}
 	if err != nil && err != io.EOF && n == 0 {
-		putBuf(b)
+		bufpool.Put(b)
 		return nil, err
 	}
 	return &rreadReply{b: b[:rreadHeaderSize+n]}, nil

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 
 	"github.com/containerd/log"
+
+	"github.com/runxen/runxen/runtime/internal/bufpool"
 )
 
 // Server defaults for zero fields.
@@ -26,8 +28,10 @@ const (
 	// beyond).
 	DefaultMaxXattrBytes = 16 * MaxXattrSize
 
-	// maxMessageSizeLimit caps any configured msize.
-	maxMessageSizeLimit = 1 << maxBufShift
+	// maxMessageSizeLimit caps any configured msize. Messages above
+	// bufpool.MaxSize (possible only over a transport other than a Xen
+	// ring) are allocated per message rather than pooled.
+	maxMessageSizeLimit = 16 << 20
 )
 
 // VectorWriter is implemented by a transport that takes one whole message
@@ -202,7 +206,7 @@ func (c *srvConn) readLoop() error {
 		}
 		if h.Type == MsgTversion {
 			err = c.version(h.Tag, buf)
-			putBuf(buf)
+			bufpool.Put(buf)
 			<-c.tokens
 			if err != nil {
 				return err
@@ -210,14 +214,14 @@ func (c *srvConn) readLoop() error {
 			continue
 		}
 		if c.msize.Load() == 0 {
-			putBuf(buf)
+			bufpool.Put(buf)
 			<-c.tokens
 			return protocolError("%v before Tversion", h.Type)
 		}
 		var m Message
 		if known := newMessage(h.Type); known != nil && isRequest(h.Type) {
 			if m, err = DecodeMessage(h.Type, buf[headerSize:]); err != nil {
-				putBuf(buf)
+				bufpool.Put(buf)
 				<-c.tokens
 				return fmt.Errorf("%w: %w", ErrProtocol, err)
 			}
@@ -226,7 +230,7 @@ func (c *srvConn) readLoop() error {
 		c.tagMu.Lock()
 		if _, dup := c.tags[h.Tag]; dup {
 			c.tagMu.Unlock()
-			putBuf(buf)
+			bufpool.Put(buf)
 			<-c.tokens
 			return protocolError("tag %d reused while in flight", h.Tag)
 		}
@@ -258,7 +262,7 @@ func (c *srvConn) serveRequest(h Header, m Message, buf []byte, p *pending) {
 	} else {
 		reply, err = c.dispatchGuarded(m)
 	}
-	putBuf(buf) // Twrite's data aliased it; the handler is done with it
+	bufpool.Put(buf) // Twrite's data aliased it; the handler is done with it
 	c.reply(h.Tag, reply, err, p)
 	if c.srv.EndRequest != nil {
 		c.srv.EndRequest()
@@ -306,17 +310,17 @@ func (c *srvConn) writeReply(tag uint16, m Message, err error) {
 			m = &Rlerror{Errno: uint32(errnoOf(err))}
 		}
 		var eerr error
-		b, eerr = AppendMessage(getBuf(sizeHint(m))[:0], tag, m)
+		b, eerr = AppendMessage(bufpool.Get(sizeHint(m))[:0], tag, m)
 		if eerr == nil && uint64(len(b)) > uint64(msize) {
 			eerr = fmt.Errorf("%v of %d bytes exceeds msize %d", m.Type(), len(b), msize)
 		}
 		if eerr != nil {
 			c.log.WithError(eerr).Warn("p9: reply does not fit; sending EIO")
-			putBuf(b)
-			b, _ = AppendMessage(getBuf(512)[:0], tag, &Rlerror{Errno: uint32(eio)})
+			bufpool.Put(b)
+			b, _ = AppendMessage(bufpool.Get(512)[:0], tag, &Rlerror{Errno: uint32(eio)})
 		}
 	}
-	defer putBuf(b)
+	defer bufpool.Put(b)
 	var werr error
 	if c.vw != nil {
 		werr = c.vw.WriteVectors([][]byte{b})

@@ -8,6 +8,7 @@ import (
 	"net"
 	"sync"
 
+	"github.com/runxen/runxen/runtime/internal/bufpool"
 	"github.com/runxen/runxen/runtime/ring"
 	"github.com/runxen/runxen/runtime/vchan"
 )
@@ -328,7 +329,7 @@ func (c *conn) Read(p []byte) (int, error) {
 	n := copy(p, c.cur[c.off:])
 	c.off += n
 	if c.off == len(c.cur) {
-		putBuf(c.cur)
+		bufpool.Put(c.cur)
 		c.cur, c.off = nil, 0
 	}
 	return n, nil

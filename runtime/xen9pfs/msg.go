@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/runxen/runxen/runtime/internal/bufpool"
 	"github.com/runxen/runxen/runtime/ring"
 )
 
@@ -29,7 +30,7 @@ type msgReader struct {
 
 // next consumes what the ring holds towards the next message. It returns
 // the message once complete (the caller owns it and may give it back with
-// putBuf), or nil when the ring ran
+// bufpool.Put), or nil when the ring ran
 // dry first; consumed counts the bytes taken from the ring either way. An
 // error means the frontend broke the protocol: corrupt indices
 // (ring.ErrCorrupt) or a size field below the header size or above max
@@ -49,7 +50,7 @@ func (m *msgReader) next() (msg []byte, consumed int, err error) {
 		if size < hdrSize || uint64(size) > uint64(m.max) {
 			return nil, consumed, protoErr("9P message size %d outside [%d, %d]", size, hdrSize, m.max)
 		}
-		m.msg = getBuf(int(size))
+		m.msg = bufpool.Get(int(size))
 		m.nmsg = copy(m.msg, m.hdr[:])
 		m.nhdr = 0
 	}
