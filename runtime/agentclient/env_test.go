@@ -20,6 +20,9 @@ import (
 	"github.com/runxen/runxen/runtime/xenstore/xenstoretest"
 )
 
+// ctxT bounds a test's calls: a hang fails the test, not the run.
+var ctxT = vchantest.Context
+
 // env is one fake host: xenstored, a toolstack, the grant and event
 // channel devices, and one guest domain (running, no agent yet).
 type env struct {
@@ -34,21 +37,14 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	xs := xenstoretest.New()
-	must(t, xs.Write("/local/domain/0/domid", []byte("0")))
-	e := &env{t: t, xs: xs, ts: xentest.New(xentest.WithXenstore(xs)), hv: vchantest.New()}
-	e.hostXS = xenstore.NewClient(xs.ConnAs(0))
+	h := vchantest.NewHost(t)
+	e := &env{t: t, xs: h.Xenstored, ts: xentest.New(xentest.WithXenstore(h.Xenstored)), hv: h.Hypervisor, hostXS: h.Dom0.Store}
 	ctx := ctxT(t)
 	id, err := e.ts.Create(ctx, xen.DomainConfig{Name: "guest", Kernel: "/k", MemoryMiB: 64, VCPUs: 1})
 	must(t, err)
 	must(t, e.ts.Unpause(ctx, id))
 	e.guest = id
-	e.gXS = xenstore.NewClient(xs.ConnAs(uint32(id)))
-	t.Cleanup(func() {
-		e.gXS.Close()
-		e.hostXS.Close()
-		xs.Close()
-	})
+	e.gXS = h.Connect(uint32(id)).Store
 	return e
 }
 
@@ -57,12 +53,6 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 func (e *env) config() Config {

@@ -21,6 +21,9 @@ const (
 
 var vchanPath = vchan.DefaultPath(guestDom, hostDom, "agent")
 
+// ctxT bounds a test's calls: a hang fails the test, not the run.
+var ctxT = vchantest.Context
+
 type env struct {
 	t        testing.TB
 	hv       *vchantest.Hypervisor
@@ -33,27 +36,17 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	xs := xenstoretest.New()
-	must(t, xs.Mkdir("/local/domain/5"))
-	must(t, xs.SetPermissions("/local/domain/5", "n5"))
-	must(t, xs.Write("/local/domain/5/domid", []byte("5")))
-	must(t, xs.Write("/local/domain/0/domid", []byte("0")))
-	hv := vchantest.New()
-	e := &env{
+	h := vchantest.NewHost(t)
+	g := h.AddGuest(guestDom)
+	return &env{
 		t:        t,
-		hv:       hv,
-		xs:       xs,
-		guestXS:  xenstore.NewClient(xs.ConnAs(guestDom)),
-		hostXS:   xenstore.NewClient(xs.ConnAs(hostDom)),
-		guestDev: hv.Domain(guestDom),
-		hostDev:  hv.Domain(hostDom),
+		hv:       h.Hypervisor,
+		xs:       h.Xenstored,
+		guestXS:  g.Store,
+		hostXS:   h.Dom0.Store,
+		guestDev: g.Devices,
+		hostDev:  h.Dom0.Devices,
 	}
-	t.Cleanup(func() {
-		e.guestXS.Close()
-		e.hostXS.Close()
-		xs.Close()
-	})
-	return e
 }
 
 func must(t testing.TB, err error) {
@@ -61,12 +54,6 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 func (e *env) serverConfig(recv, send int) vchan.Config {

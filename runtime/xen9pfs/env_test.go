@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,6 +17,9 @@ import (
 	"github.com/runxen/runxen/runtime/xenstore"
 	"github.com/runxen/runxen/runtime/xenstore/xenstoretest"
 )
+
+// ctxT bounds a test's calls: a hang fails the test, not the run.
+var ctxT = vchantest.Context
 
 // env is dom0 (the backend) and any number of guests, over one fake
 // xenstored and one fake hypervisor.
@@ -38,32 +40,13 @@ type guest struct {
 
 func newEnv(t testing.TB, guests ...uint32) *env {
 	t.Helper()
-	xs := xenstoretest.New()
-	hv := vchantest.New()
-	e := &env{t: t, hv: hv, xs: xs, hostXS: xenstore.NewClient(xs.Conn()), hostDev: hv.Domain(0),
+	h := vchantest.NewHost(t)
+	e := &env{t: t, hv: h.Hypervisor, xs: h.Xenstored, hostXS: h.Dom0.Store, hostDev: h.Dom0.Devices,
 		guests: make(map[uint32]*guest)}
 	for _, g := range guests {
-		// As libxl leaves a new domain: its home and device directory
-		// owned by dom0 and readable by the guest.
-		home := "/local/domain/" + strconv.Itoa(int(g))
-		must(t, xs.Mkdir(home+"/device"))
-		must(t, xs.SetPermissions(home, "n0", "r"+strconv.Itoa(int(g))))
-		must(t, xs.SetPermissions(home+"/device", "n0", "r"+strconv.Itoa(int(g))))
-		must(t, xs.Write(home+"/domid", []byte(strconv.Itoa(int(g)))))
-		// and its error directory its own, where Linux reports device
-		// failures.
-		must(t, xs.Mkdir(home+"/error"))
-		must(t, xs.SetPermissions(home+"/error", "n"+strconv.Itoa(int(g))))
-		xs.IntroduceDomain(g)
-		e.guests[g] = &guest{id: g, xs: xenstore.NewClient(xs.ConnAs(g)), dev: hv.Domain(g)}
+		ep := h.AddGuest(g)
+		e.guests[g] = &guest{id: g, xs: ep.Store, dev: ep.Devices}
 	}
-	t.Cleanup(func() {
-		for _, g := range e.guests {
-			g.xs.Close()
-		}
-		e.hostXS.Close()
-		xs.Close()
-	})
 	return e
 }
 
@@ -72,12 +55,6 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 func (e *env) backend(g uint32, mod func(*xen9pfs.Config)) *xen9pfs.Backend {

@@ -12,6 +12,10 @@
 // event sent. Domain.Crash simulates the death of the process owning a
 // domain's vchans: all its mappings and ports go away, with their unmap
 // notifications, while the vchan objects themselves are left alone.
+//
+// Host puts a Hypervisor together with an in-memory xenstored
+// (xenstoretest) and each domain's connection to it: the fake host most
+// tests of vchan users start from.
 package vchantest
 
 import (
