@@ -73,11 +73,12 @@ docker info --format '{{json .Runtimes}}' | grep -q '"xen"'
 # The test image: busybox from dom0, every applet a link.
 rm -rf /tmp/bbroot && mkdir -p /tmp/bbroot/bin /tmp/bbroot/tmp /tmp/bbroot/etc
 cp /bin/busybox /tmp/bbroot/bin/busybox
-/tmp/bbroot/bin/busybox --install -s /tmp/bbroot/bin
+# Relative links: busybox --install -s would point them at /tmp/bbroot, outside the image.
+for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox /tmp/bbroot/bin/$a; done
 echo 'root:x:0:0:root:/:/bin/sh' >/tmp/bbroot/etc/passwd
 echo 'root:x:0:' >/tmp/bbroot/etc/group
 tar -C /tmp/bbroot -cf /tmp/bbroot.tar .
-docker import -c 'CMD ["/bin/sh"]' /tmp/bbroot.tar ` + shimImage + ` >/dev/null
+docker import -c 'CMD ["/bin/sh"]' -c 'ENV PATH=/bin' /tmp/bbroot.tar ` + shimImage + ` >/dev/null
 docker save ` + shimImage + ` | ctr2 -n default images import --all-platforms - >/dev/null
 `
 	r, err := l.Sh(ctx, script)
