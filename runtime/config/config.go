@@ -50,10 +50,14 @@ type Guest struct {
 	// MemoryMiB is the memory a container gets when its spec sets no
 	// limit (linux.resources.memory.limit).
 	MemoryMiB int `toml:"memory_mib"`
-	// MemoryOverheadMiB is added to the container's memory to size the
-	// domain: what the guest kernel, the agent, the unpacked initramfs and
-	// runc take, so that the container itself can use all it asked for.
-	MemoryOverheadMiB int `toml:"memory_overhead_mib"`
+	// MemoryOverheadMiB and MemoryOverheadPercent (of the container's
+	// memory) are added to the container's memory to size the domain:
+	// what the guest kernel, the agent, the unpacked initramfs and runc
+	// take, so that the container itself can use all it asked for. The
+	// kernel's share grows with the domain (page structures, reserves),
+	// hence the percentage. See DomainMemoryMiB.
+	MemoryOverheadMiB     int `toml:"memory_overhead_mib"`
+	MemoryOverheadPercent int `toml:"memory_overhead_percent"`
 	// MinMemoryMiB is the smallest container memory limit accepted; a
 	// smaller one is refused with an error naming the spec field.
 	MinMemoryMiB int `toml:"min_memory_mib"`
@@ -138,12 +142,13 @@ func Default() Config {
 		LogLevel: "info",
 		StateDir: "/run/runxen",
 		Guest: Guest{
-			Kernel:            filepath.Join(DefaultGuestDir, "vmlinuz"),
-			Initramfs:         filepath.Join(DefaultGuestDir, "agent.initramfs"),
-			MemoryMiB:         512,
-			MemoryOverheadMiB: DefaultMemoryOverheadMiB,
-			MinMemoryMiB:      16,
-			VCPUs:             1,
+			Kernel:                filepath.Join(DefaultGuestDir, "vmlinuz"),
+			Initramfs:             filepath.Join(DefaultGuestDir, "agent.initramfs"),
+			MemoryMiB:             512,
+			MemoryOverheadMiB:     DefaultMemoryOverheadMiB,
+			MemoryOverheadPercent: DefaultMemoryOverheadPercent,
+			MinMemoryMiB:          16,
+			VCPUs:                 1,
 		},
 		Timeouts: Timeouts{
 			Boot:      Seconds(30),
@@ -158,9 +163,22 @@ func Default() Config {
 	}
 }
 
-// DefaultMemoryOverheadMiB is what the guest takes besides the container:
-// see docs/configuration.md for how it was measured.
-const DefaultMemoryOverheadMiB = 128
+// The default overhead, measured in the Xen lab (docs/design/README.md,
+// "Measuring the overhead"): the guest took 101 MiB besides a 128 MiB
+// container and 135 MiB besides a 1 GiB one, about 96 MiB + 3.8%; the
+// defaults leave at least 24 MiB more for runc and the agent's peaks.
+const (
+	DefaultMemoryOverheadMiB     = 120
+	DefaultMemoryOverheadPercent = 5
+)
+
+// DomainMemoryMiB is the memory of a domain whose container has
+// containerMiB: containerMiB + memory_overhead_mib +
+// memory_overhead_percent% of containerMiB, rounded up.
+func (g Guest) DomainMemoryMiB(containerMiB int64) int64 {
+	pct := (containerMiB*int64(g.MemoryOverheadPercent) + 99) / 100
+	return containerMiB + int64(g.MemoryOverheadMiB) + pct
+}
 
 // ErrInvalid is wrapped by every error Validate returns.
 var ErrInvalid = errors.New("invalid runxen configuration")
@@ -200,8 +218,13 @@ func (c Config) Validate() error {
 	if g.MemoryOverheadMiB < 0 || g.MemoryOverheadMiB > MaxOverheadMiB {
 		bad("guest.memory_overhead_mib", "%d is outside [0, %d]", g.MemoryOverheadMiB, MaxOverheadMiB)
 	}
+	if g.MemoryOverheadPercent < 0 || g.MemoryOverheadPercent > 100 {
+		bad("guest.memory_overhead_percent", "%d is outside [0, 100]", g.MemoryOverheadPercent)
+	}
 	if g.MemoryMiB < g.MinMemoryMiB || g.MemoryMiB > xen.MaxMemoryMiB {
 		bad("guest.memory_mib", "%d is outside [guest.min_memory_mib = %d, %d]", g.MemoryMiB, g.MinMemoryMiB, xen.MaxMemoryMiB)
+	} else if d := g.DomainMemoryMiB(int64(g.MemoryMiB)); d > xen.MaxMemoryMiB {
+		bad("guest.memory_mib", "%d with the overhead makes a %d MiB domain, more than %d", g.MemoryMiB, d, xen.MaxMemoryMiB)
 	}
 	if g.MinMemoryMiB+g.MemoryOverheadMiB < xen.MinMemoryMiB {
 		bad("guest.min_memory_mib", "with guest.memory_overhead_mib, a domain would have %d MiB, less than Xen's minimum of %d",

@@ -36,6 +36,7 @@ kernel_params = "quiet loglevel=3"
 memory_mib = 1024
 vcpus = 2
 memory_overhead_mib = 96
+memory_overhead_percent = 3
 min_memory_mib = 32
 [timeouts]
 boot = "5m"
@@ -53,7 +54,7 @@ write_ops_per_sec = 200
 			want: func(c *Config) {
 				c.LogLevel, c.StateDir = "debug", "/var/run/rx"
 				c.Guest = Guest{Kernel: "/boot/vmlinuz-guest", Initramfs: "/srv/agent.img", KernelParams: "quiet loglevel=3",
-					MemoryMiB: 1024, VCPUs: 2, MemoryOverheadMiB: 96, MinMemoryMiB: 32}
+					MemoryMiB: 1024, VCPUs: 2, MemoryOverheadMiB: 96, MemoryOverheadPercent: 3, MinMemoryMiB: 32}
 				c.Timeouts = Timeouts{Boot: Duration{Duration: 5 * time.Minute}, AgentCall: Seconds(90), Destroy: Seconds(45)}
 				c.Xen.XL = "/usr/sbin/xl"
 				c.Shares.Msize, c.Shares.Cache = 131072, "none"
@@ -89,6 +90,8 @@ write_ops_per_sec = 200
 		{name: "too many vcpus", doc: "[guest]\nvcpus = 129\n", errs: []string{"guest.vcpus"}},
 		{name: "memory below the minimum", doc: "[guest]\nmemory_mib = 8\n", errs: []string{"guest.memory_mib: 8 is outside [guest.min_memory_mib = 16"}},
 		{name: "negative overhead", doc: "[guest]\nmemory_overhead_mib = -1\n", errs: []string{"guest.memory_overhead_mib"}},
+		{name: "overhead percent beyond 100", doc: "[guest]\nmemory_overhead_percent = 101\n", errs: []string{"guest.memory_overhead_percent: 101 is outside [0, 100]"}},
+		{name: "default memory too big with its overhead", doc: "[guest]\nmemory_mib = 1048000\n", errs: []string{"guest.memory_mib: 1048000 with the overhead makes a"}},
 		{
 			name: "domain below Xen's minimum",
 			doc:  "[guest]\nmin_memory_mib = 4\nmemory_overhead_mib = 0\n",

@@ -48,7 +48,7 @@ func FuzzTranslate(f *testing.F) {
 		if err := cfg.Validate(); err != nil {
 			t.Fatalf("shape %+v: %v", r.Shape, err)
 		}
-		if r.Shape.MemoryMiB != r.Shape.ContainerMemoryMiB+config.DefaultMemoryOverheadMiB {
+		if int64(r.Shape.MemoryMiB) != config.Default().Guest.DomainMemoryMiB(int64(r.Shape.ContainerMemoryMiB)) {
 			t.Fatalf("shape %+v", r.Shape)
 		}
 		g := r.Spec

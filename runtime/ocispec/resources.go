@@ -64,7 +64,7 @@ func resources(p *problems, notes *[]string, r *specs.LinuxResources, prefix str
 	}
 	if r == nil {
 		if sh.ContainerMemoryMiB > 0 {
-			sh.MemoryMiB = sh.ContainerMemoryMiB + g.MemoryOverheadMiB
+			sh.MemoryMiB = int(g.DomainMemoryMiB(int64(sh.ContainerMemoryMiB)))
 		}
 		return sh, nil
 	}
@@ -78,7 +78,7 @@ func resources(p *problems, notes *[]string, r *specs.LinuxResources, prefix str
 		switch {
 		case limit < int64(g.MinMemoryMiB)*mib:
 			p.invalid(f, "%s is below runxen's minimum of %d MiB (guest.min_memory_mib)", bytesString(limit), g.MinMemoryMiB)
-		case ceilMiB+int64(g.MemoryOverheadMiB) > xen.MaxMemoryMiB:
+		case ceilMiB > xen.MaxMemoryMiB || g.DomainMemoryMiB(ceilMiB) > xen.MaxMemoryMiB:
 			p.invalid(f, "%s is more than a Xen domain can have (%d MiB with the guest's overhead)", bytesString(limit), xen.MaxMemoryMiB)
 		default:
 			sh.ContainerMemoryMiB = int(ceilMiB)
@@ -87,7 +87,7 @@ func resources(p *problems, notes *[]string, r *specs.LinuxResources, prefix str
 		p.invalid(prefix+".memory.limit", "%d is negative (-1 or no value means unlimited)", *m.Limit)
 	}
 	if sh.ContainerMemoryMiB > 0 {
-		sh.MemoryMiB = sh.ContainerMemoryMiB + g.MemoryOverheadMiB
+		sh.MemoryMiB = int(g.DomainMemoryMiB(int64(sh.ContainerMemoryMiB)))
 	}
 	if c := r.CPU; c != nil {
 		cpus(p, notes, c, prefix+".cpu", &sh)

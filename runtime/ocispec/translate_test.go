@@ -103,8 +103,6 @@ func normalized(t *testing.T, s *specs.Spec) *specs.Spec {
 }
 
 func TestTranslateEngineSpecs(t *testing.T) {
-	def := config.Default()
-	overhead := def.Guest.MemoryOverheadMiB
 	filesRW := func(files ...string) Share {
 		s := Share{Tag: "files-rw", HostDir: stageDir + "/files-rw", GuestPath: "/run/runxen/shares/files-rw"}
 		for i, f := range files {
@@ -129,7 +127,7 @@ func TestTranslateEngineSpecs(t *testing.T) {
 	}{
 		{
 			file:   "docker26-run.json",
-			shape:  Shape{MemoryMiB: 512 + overhead, ContainerMemoryMiB: 512, VCPUs: 1},
+			shape:  Shape{MemoryMiB: 512 + 120 + 26, ContainerMemoryMiB: 512, VCPUs: 1},
 			shares: []Share{rootfs, filesRW(dockerDir+"/resolv.conf", dockerDir+"/hostname", dockerDir+"/hosts")},
 			binds: []specs.Mount{
 				bind("/etc/resolv.conf", "/run/runxen/shares/files-rw/0", "rbind", "rprivate"),
@@ -141,7 +139,7 @@ func TestTranslateEngineSpecs(t *testing.T) {
 		},
 		{
 			file:  "docker26-volumes.json",
-			shape: Shape{MemoryMiB: 256 + overhead, ContainerMemoryMiB: 256, VCPUs: 2, CPUWeight: 128, CPUCap: 150},
+			shape: Shape{MemoryMiB: 256 + 120 + 13, ContainerMemoryMiB: 256, VCPUs: 2, CPUWeight: 128, CPUCap: 150},
 			shares: []Share{
 				rootfs,
 				filesRW(dockerDir+"/resolv.conf", dockerDir+"/hostname", dockerDir+"/hosts"),
@@ -163,7 +161,7 @@ func TestTranslateEngineSpecs(t *testing.T) {
 		},
 		{
 			file:   "nerdctl2-run.json",
-			shape:  Shape{MemoryMiB: 512 + overhead, ContainerMemoryMiB: 512, VCPUs: 1, CPUWeight: 256},
+			shape:  Shape{MemoryMiB: 658, ContainerMemoryMiB: 512, VCPUs: 1, CPUWeight: 256},
 			shares: []Share{rootfs, filesRW(nerdctlDir+"/containers/default/"+nerdctlCID+"/resolv.conf", nerdctlDir+"/etchosts/default/"+nerdctlCID+"/hosts", nerdctlDir+"/containers/default/"+nerdctlCID+"/hostname")},
 			binds: []specs.Mount{
 				bind("/etc/resolv.conf", "/run/runxen/shares/files-rw/0", "bind"),
@@ -174,7 +172,7 @@ func TestTranslateEngineSpecs(t *testing.T) {
 		},
 		{
 			file:   "ctr2-run.json",
-			shape:  Shape{MemoryMiB: 512 + overhead, ContainerMemoryMiB: 512, VCPUs: 1},
+			shape:  Shape{MemoryMiB: 658, ContainerMemoryMiB: 512, VCPUs: 1},
 			shares: []Share{rootfs},
 			notes:  []string{`linux.cgroupsPath "/default/c1"`},
 		},
@@ -478,7 +476,7 @@ func TestTranslateChoices(t *testing.T) {
 			name:   "memory rounds up to MiB and keeps the exact cgroup limit",
 			change: func(s *specs.Spec) { s.Linux.Resources.Memory.Limit = i64(100<<20 + 1) },
 			check: func(t *testing.T, r *Result) {
-				if r.Shape.ContainerMemoryMiB != 101 || r.Shape.MemoryMiB != 101+config.DefaultMemoryOverheadMiB {
+				if r.Shape.ContainerMemoryMiB != 101 || r.Shape.MemoryMiB != 101+120+6 {
 					t.Errorf("shape %+v", r.Shape)
 				}
 				if *r.Spec.Linux.Resources.Memory.Limit != 100<<20+1 {
@@ -498,10 +496,21 @@ func TestTranslateChoices(t *testing.T) {
 		{
 			name: "config defaults and overhead",
 			settle: func(o *Options) {
-				o.Settings.Guest.MemoryMiB, o.Settings.Guest.VCPUs, o.Settings.Guest.MemoryOverheadMiB = 300, 3, 70
+				g := &o.Settings.Guest
+				g.MemoryMiB, g.VCPUs, g.MemoryOverheadMiB, g.MemoryOverheadPercent = 300, 3, 70, 0
 			},
 			check: func(t *testing.T, r *Result) {
 				if r.Shape != (Shape{MemoryMiB: 370, ContainerMemoryMiB: 300, VCPUs: 3}) {
+					t.Errorf("shape %+v", r.Shape)
+				}
+			},
+		},
+		{
+			name:   "the overhead's percentage rounds up",
+			settle: func(o *Options) { o.Settings.Guest.MemoryOverheadMiB, o.Settings.Guest.MemoryOverheadPercent = 10, 10 },
+			change: func(s *specs.Spec) { s.Linux.Resources.Memory.Limit = i64(1001 << 20) },
+			check: func(t *testing.T, r *Result) {
+				if r.Shape.MemoryMiB != 1001+10+101 {
 					t.Errorf("shape %+v", r.Shape)
 				}
 			},

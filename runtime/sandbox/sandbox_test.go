@@ -45,7 +45,7 @@ func TestCreateStartDestroy(t *testing.T) {
 	}
 	info, err := e.ts.Info(ctx, s.DomID())
 	if err != nil || info.State != xen.StateRunning || info.Name != "runxen-moby-c1" ||
-		info.MemoryMiB != uint64(256+config.DefaultMemoryOverheadMiB) || info.VCPUs != 1 {
+		info.MemoryMiB != 256+120+13 || info.VCPUs != 1 {
 		t.Fatalf("domain: %+v, %v", info, err)
 	}
 	dc, _ := e.ts.Config(s.DomID())
@@ -385,7 +385,6 @@ func TestUpdate(t *testing.T) {
 	must(t, err)
 	defer s.Destroy(ctx)
 	id := s.DomID()
-	overhead := config.DefaultMemoryOverheadMiB
 
 	// Grow: the domain first, then the cgroup.
 	e.ts.onResize = func() { fake.mark("resize") }
@@ -395,7 +394,7 @@ func TestUpdate(t *testing.T) {
 	}))
 	info, _ := e.ts.Info(ctx, id)
 	dc, _ := e.ts.Config(id)
-	if info.MemoryMiB != uint64(512+overhead) || info.VCPUs != 2 || dc.CPUCap != 150 || dc.CPUWeight != 512 {
+	if info.MemoryMiB != 512+120+26 || info.VCPUs != 2 || dc.CPUCap != 150 || dc.CPUWeight != 512 {
 		t.Errorf("domain after grow: %+v, %+v", info, dc)
 	}
 	if got := fake.seq(); got != "resize,UpdateResources" {
@@ -414,7 +413,7 @@ func TestUpdate(t *testing.T) {
 	}))
 	info, _ = e.ts.Info(ctx, id)
 	dc, _ = e.ts.Config(id)
-	if info.MemoryMiB != uint64(128+overhead) || dc.CPUCap != 0 {
+	if info.MemoryMiB != 128+120+7 || dc.CPUCap != 0 {
 		t.Errorf("domain after shrink: %+v, %+v", info, dc)
 	}
 	if got := fake.seq(); got != "UpdateResources,resize" {
