@@ -55,8 +55,8 @@ func ApplyAnnotations(annotations map[string]string, limits IOLimits) (IOLimits,
 	for _, k := range keys {
 		dst, ok := targets[k]
 		if !ok {
-			errs = append(errs, fmt.Errorf("annotations[%q]: unknown runxen annotation (known: %s): %w",
-				clip(k), strings.Join(KnownAnnotations(), ", "), errdefs.ErrInvalidArgument))
+			errs = append(errs, fmt.Errorf("annotations[%.80q]: unknown runxen annotation (known: %s): %w",
+				k, strings.Join(KnownAnnotations(), ", "), errdefs.ErrInvalidArgument))
 			continue
 		}
 		v, err := parseRate(annotations[k])
@@ -80,29 +80,16 @@ func KnownAnnotations() []string {
 // parseRate reads a canonical non-negative decimal integer.
 func parseRate(s string) (uint64, error) {
 	if s == "" || len(s) > maxAnnotationValue {
-		return 0, fmt.Errorf("%q: want a decimal number (0 for unlimited)", clip(s))
+		return 0, fmt.Errorf("%.80q: want a decimal number (0 for unlimited)", s)
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
-			return 0, fmt.Errorf("%q: want a decimal number (0 for unlimited)", clip(s))
+			return 0, fmt.Errorf("%.80q: want a decimal number (0 for unlimited)", s)
 		}
 	}
 	v, err := strconv.ParseUint(s, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%q: out of range", clip(s))
+		return 0, fmt.Errorf("%.80q: out of range", s)
 	}
 	return v, nil
-}
-
-// clip shortens s and makes it printable, for error messages.
-func clip(s string) string {
-	if len(s) > 80 {
-		s = s[:80] + "..."
-	}
-	return strings.Map(func(r rune) rune {
-		if notPrintable(r) {
-			return '?'
-		}
-		return r
-	}, s)
 }

@@ -21,7 +21,7 @@ func Seconds(n int) Duration { return Duration{Duration: time.Duration(n) * time
 func (d *Duration) UnmarshalText(b []byte) error {
 	v, err := time.ParseDuration(string(b))
 	if err != nil {
-		*d = Duration{bad: clip(string(b))}
+		*d = Duration{bad: string(b)}
 		return nil
 	}
 	*d = Duration{Duration: v}
@@ -34,7 +34,7 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.Strin
 // check reports a duration that did not parse or is out of bounds.
 func (d Duration) check() error {
 	if d.bad != "" {
-		return fmt.Errorf("%q is not a duration such as \"30s\" or \"2m\"", d.bad)
+		return fmt.Errorf("%.80q is not a duration such as \"30s\" or \"2m\"", d.bad)
 	}
 	if d.Duration < MinTimeout || d.Duration > MaxTimeout {
 		return fmt.Errorf("%s is outside [%s, %s]", d.Duration, MinTimeout, MaxTimeout)

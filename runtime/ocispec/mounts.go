@@ -112,8 +112,8 @@ func (m *mounter) mounts(ms []specs.Mount) []specs.Mount {
 			if mt.Type == "" {
 				m.p.invalid(f+".type", "is empty and the options ask for no bind")
 			} else {
-				m.p.unsupported(f+".type", "%q (destination %q): only binds of host directories and files, and the kernel file systems %s, reach a guest",
-					clip(mt.Type), clip(mt.Destination), "proc, sysfs, tmpfs, devpts, mqueue, cgroup, cgroup2")
+				m.p.unsupported(f+".type", "%.120q (destination %.120q): only binds of host directories and files, and the kernel file systems %s, reach a guest",
+					mt.Type, mt.Destination, "proc, sysfs, tmpfs, devpts, mqueue, cgroup, cgroup2")
 			}
 			continue
 		}
@@ -143,7 +143,7 @@ func isBind(m specs.Mount) bool {
 func (m *mounter) bind(f string, mt specs.Mount) (specs.Mount, bool) {
 	src := mt.Source
 	if !filepath.IsAbs(src) {
-		m.p.invalid(f+".source", "%q: a bind source must be an absolute host path", clip(src))
+		m.p.invalid(f+".source", "%.120q: a bind source must be an absolute host path", src)
 		return specs.Mount{}, false
 	}
 	src = filepath.Clean(src)
@@ -153,8 +153,8 @@ func (m *mounter) bind(f string, mt specs.Mount) (specs.Mount, bool) {
 	}
 	for _, d := range hostKernelDirs {
 		if src == d || strings.HasPrefix(src, d+"/") {
-			m.p.unsupported(f+".source", "%q: the host kernel's interfaces (%s) cannot reach a guest, which has its own kernel",
-				clip(src), strings.Join(hostKernelDirs, ", "))
+			m.p.unsupported(f+".source", "%.120q: the host kernel's interfaces (%s) cannot reach a guest, which has its own kernel",
+				src, strings.Join(hostKernelDirs, ", "))
 			return specs.Mount{}, false
 		}
 	}
@@ -166,7 +166,7 @@ func (m *mounter) bind(f string, mt specs.Mount) (specs.Mount, bool) {
 	fi, err := m.host.Stat(src)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			m.p.invalid(f+".source", "%q does not exist on the host", clip(src))
+			m.p.invalid(f+".source", "%.120q does not exist on the host", src)
 		} else {
 			m.p.invalid(f+".source", "%v", err)
 		}
@@ -199,8 +199,8 @@ func (m *mounter) bind(f string, mt specs.Mount) (specs.Mount, bool) {
 		s.Files = append(s.Files, StagedFile{Name: name, Source: src})
 		g.Source = path.Join(s.GuestPath, name)
 	default:
-		m.p.unsupported(f+".source", "%q is a %s; only directories and regular files can be shared with a guest (sockets, devices and pipes of the host cannot reach it)",
-			clip(src), fileKind(fi.Mode()))
+		m.p.unsupported(f+".source", "%.120q is a %s; only directories and regular files can be shared with a guest (sockets, devices and pipes of the host cannot reach it)",
+			src, fileKind(fi.Mode()))
 		return specs.Mount{}, false
 	}
 	return g, true
@@ -267,12 +267,12 @@ func fileKind(mode fs.FileMode) string {
 // checkTag applies the guest's tag rule.
 func checkTag(tag string) error {
 	if tag == "" || len(tag) > MaxTagLen {
-		return fmt.Errorf("share tag %q: want 1 to %d characters", clip(tag), MaxTagLen)
+		return fmt.Errorf("share tag %.120q: want 1 to %d characters", tag, MaxTagLen)
 	}
 	for i := 0; i < len(tag); i++ {
 		c := tag[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return fmt.Errorf("share tag %q: only letters, digits, '.', '_' and '-' are allowed", clip(tag))
+			return fmt.Errorf("share tag %.120q: only letters, digits, '.', '_' and '-' are allowed", tag)
 		}
 	}
 	return nil

@@ -98,7 +98,7 @@ func resources(p *problems, notes *[]string, r *specs.LinuxResources, prefix str
 			if h.Limit != 0 {
 				nonzero = true
 				p.unsupported(fmt.Sprintf("%s.hugepageLimits[%d]", prefix, i),
-					"a Xen PV guest has no huge pages, so a %s limit of %d bytes cannot be given", clip(h.Pagesize), h.Limit)
+					"a Xen PV guest has no huge pages, so a %.40q limit of %d bytes cannot be given", h.Pagesize, h.Limit)
 			}
 		}
 		if !nonzero {
@@ -131,7 +131,7 @@ func cpus(p *problems, notes *[]string, c *specs.LinuxCPU, f string, sh *Shape) 
 	if c.Cpus != "" {
 		n, err := countCPUs(c.Cpus)
 		if err != nil {
-			p.invalid(f+".cpus", "%q: %v", clip(c.Cpus), err)
+			p.invalid(f+".cpus", "%.120q: %v", c.Cpus, err)
 		} else {
 			fromSet = n
 			sh.CPUAffinity = c.Cpus
@@ -140,7 +140,7 @@ func cpus(p *problems, notes *[]string, c *specs.LinuxCPU, f string, sh *Shape) 
 		}
 	}
 	if c.Mems != "" {
-		p.unsupported(f+".mems", "%q: a Xen PV guest cannot bind its memory to host NUMA nodes", clip(c.Mems))
+		p.unsupported(f+".mems", "%.120q: a Xen PV guest cannot bind its memory to host NUMA nodes", c.Mems)
 	}
 	switch {
 	case fromQuota > 0 && fromSet > 0:
@@ -200,7 +200,7 @@ func countCPUs(list string) (int, error) {
 
 func cpuNumber(s string) (int, error) {
 	if s == "" || len(s) > 5 || strings.TrimLeft(s, "0123456789") != "" {
-		return 0, fmt.Errorf("%q is not a CPU number", clip(s))
+		return 0, fmt.Errorf("%.120q is not a CPU number", s)
 	}
 	n, _ := strconv.Atoi(s)
 	if n > maxCPUID {

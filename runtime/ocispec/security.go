@@ -45,7 +45,7 @@ func securityLabels(p *problems, notes *[]string, spec *specs.Spec) {
 				*notes = append(*notes, fmt.Sprintf("process.apparmorProfile %q dropped: an engine default that guards a shared kernel; the guest has its own", prof))
 				proc.ApparmorProfile = ""
 			} else {
-				p.unsupported("process.apparmorProfile", "%q: the guest kernel has no AppArmor; only the engines' default profiles are dropped (the VM is the boundary)", clip(prof))
+				p.unsupported("process.apparmorProfile", "%.120q: the guest kernel has no AppArmor; only the engines' default profiles are dropped (the VM is the boundary)", prof)
 			}
 		}
 		if l := proc.SelinuxLabel; l != "" {
@@ -53,7 +53,7 @@ func securityLabels(p *problems, notes *[]string, spec *specs.Spec) {
 				*notes = append(*notes, fmt.Sprintf("process.selinuxLabel %q dropped: the default container type; the guest has its own kernel", l))
 				proc.SelinuxLabel = ""
 			} else {
-				p.unsupported("process.selinuxLabel", "%q: the guest kernel has no SELinux policy; only container-selinux's default types are dropped", clip(l))
+				p.unsupported("process.selinuxLabel", "%.120q: the guest kernel has no SELinux policy; only container-selinux's default types are dropped", l)
 			}
 		}
 	}
@@ -62,7 +62,7 @@ func securityLabels(p *problems, notes *[]string, spec *specs.Spec) {
 			*notes = append(*notes, fmt.Sprintf("linux.mountLabel %q dropped: the default container file type; the guest has its own kernel", l.MountLabel))
 			l.MountLabel = ""
 		} else {
-			p.unsupported("linux.mountLabel", "%q: the guest kernel has no SELinux policy; only container-selinux's default types are dropped", clip(l.MountLabel))
+			p.unsupported("linux.mountLabel", "%.120q: the guest kernel has no SELinux policy; only container-selinux's default types are dropped", l.MountLabel)
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -112,7 +111,7 @@ func Translate(spec *specs.Spec, o Options) (*Result, error) {
 	r.Shares = m.shares
 	for _, s := range r.Shares {
 		if err := checkTag(s.Tag); err != nil {
-			p.invalid("shares", "%v (is the tag prefix %q too long?)", err, clip(o.TagPrefix))
+			p.invalid("shares", "%v (is the tag prefix %.120q too long?)", err, o.TagPrefix)
 			break
 		}
 	}
@@ -133,7 +132,7 @@ func (o Options) check() error {
 	var p problems
 	for _, d := range []struct{ name, dir string }{{"RootfsDir", o.RootfsDir}, {"StagingDir", o.StagingDir}} {
 		if !filepath.IsAbs(d.dir) {
-			p.invalid(d.name, "%q is not an absolute host path", clip(d.dir))
+			p.invalid(d.name, "%.120q is not an absolute host path", d.dir)
 		}
 	}
 	if err := o.Settings.Validate(); err != nil {
@@ -157,15 +156,15 @@ func linux(p *problems, notes *[]string, l *specs.Linux) {
 			ns.Path = ""
 			continue
 		}
-		p.unsupported(f, "%q: joining another process's %s namespace is impossible from a guest, which shares no kernel with the host or other containers",
-			clip(ns.Path), ns.Type)
+		p.unsupported(f, "%.120q: joining another process's %s namespace is impossible from a guest, which shares no kernel with the host or other containers",
+			ns.Path, ns.Type)
 	}
 	if l.CgroupsPath != "" {
 		*notes = append(*notes, fmt.Sprintf("linux.cgroupsPath %q: the host's; the guest chooses its own", l.CgroupsPath))
 		l.CgroupsPath = ""
 	}
 	for i, d := range l.Devices {
-		p.unsupported(fmt.Sprintf("linux.devices[%d]", i), "%q: the guest has none of the host's devices (docker run --device and --privileged are not supported)", clip(d.Path))
+		p.unsupported(fmt.Sprintf("linux.devices[%d]", i), "%.120q: the guest has none of the host's devices (docker run --device and --privileged are not supported)", d.Path)
 	}
 }
 
@@ -191,17 +190,4 @@ func deepCopy(s *specs.Spec) (*specs.Spec, error) {
 		return nil, fmt.Errorf("copy spec: %w", err)
 	}
 	return &c, nil
-}
-
-// clip shortens s and makes it printable, for error messages.
-func clip(s string) string {
-	if len(s) > 120 {
-		s = s[:120] + "..."
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r > 0x7e {
-			return '?'
-		}
-		return r
-	}, s)
 }

@@ -22,8 +22,8 @@ var idRE = regexp.MustCompile(`^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$`)
 
 func checkID(what, id string) error {
 	if id == "" || len(id) > maxIDLen || !idRE.MatchString(id) {
-		return fmt.Errorf("%s %q: want 1 to %d letters and digits with single '.', '_' or '-' between them: %w",
-			what, clip(id), maxIDLen, errdefs.ErrInvalidArgument)
+		return fmt.Errorf("%s %.80q: want 1 to %d letters and digits with single '.', '_' or '-' between them: %w",
+			what, id, maxIDLen, errdefs.ErrInvalidArgument)
 	}
 	return nil
 }
@@ -50,18 +50,4 @@ func DomainName(namespace, id string) string {
 		cut = cut[:room]
 	}
 	return namePrefix + ns + "-" + cut + "-" + tag
-}
-
-// clip shortens s and makes it printable, for error messages.
-func clip(s string) string {
-	if len(s) > 80 {
-		s = s[:80] + "..."
-	}
-	b := []byte(s)
-	for i, c := range b {
-		if c < 0x20 || c > 0x7e {
-			b[i] = '?'
-		}
-	}
-	return string(b)
 }
