@@ -154,35 +154,62 @@ func TestSandbox(t *testing.T) {
 	must(t, s.Destroy(ctx)) // idempotent
 }
 
-// TestSandboxLive keeps a container running to prove exec, pause with a
-// flush, resume, Update and the memory the container can really use; it
-// measures the guest's memory overhead.
-func TestSandboxLive(t *testing.T) {
-	h := newHost(t)
-	fdsBefore := xenFDs(t)
+// liveSandbox is a sandbox whose container runs until the sandbox is
+// destroyed.
+type liveSandbox struct {
+	h         *host
+	s         *sandbox.Sandbox
+	g         *guest
+	svc       agent.AgentService
+	b         *sandboxBundle
+	settings  config.Config
+	fdsBefore int
+}
+
+// startLiveSandbox creates sandbox id with container cid limited to
+// memMiB, and starts it; Destroy runs at the end of the test whatever
+// happens (it is idempotent).
+func startLiveSandbox(t *testing.T, id, cid string, memMiB int64) *liveSandbox {
+	t.Helper()
+	l := &liveSandbox{h: newHost(t)}
+	l.fdsBefore = xenFDs(t)
 	base := shareBase(t)
-	const memMiB = 128
-	b := newSandboxBundle(t, base, memMiB, "/bin/sh", "-c", "echo ready; while true; do sleep 1; done")
-	settings := sandboxSettings(t, base)
-	cfg := sandbox.Config{ID: "sbx2", Namespace: "dom0test", Settings: settings, Toolstack: h.ts, Store: h.xs}
+	l.b = newSandboxBundle(t, base, memMiB, "/bin/sh", "-c", "echo ready; while true; do sleep 1; done")
+	l.settings = sandboxSettings(t, base)
+	cfg := sandbox.Config{ID: id, Namespace: "dom0test", Settings: l.settings, Toolstack: l.h.ts, Store: l.h.xs}
 	ctx := ctxFor(t, bootTimeout+stepTimeout)
-	s, err := sandbox.Create(ctx, cfg, sandbox.ContainerConfig{ID: "c2", Bundle: b.dir, Spec: b.spec, RootfsDir: b.rootfs})
+	s, err := sandbox.Create(ctx, cfg, sandbox.ContainerConfig{ID: cid, Bundle: l.b.dir, Spec: l.b.spec, RootfsDir: l.b.rootfs})
 	if err != nil {
 		t.Fatalf("Create: %v", err)
 	}
-	g := &guest{id: s.DomID(), name: s.DomainName()}
-	destroyed := false
-	t.Cleanup(func() {
-		if !destroyed {
-			s.Destroy(context.Background())
-		}
-	})
-	svc := s.Agent()
-	if _, err := svc.StartContainer(ctx, &agent.StartContainerRequest{ContainerId: "c2"}); err != nil {
+	t.Cleanup(func() { s.Destroy(context.Background()) })
+	l.s, l.g, l.svc = s, &guest{id: s.DomID(), name: s.DomainName()}, s.Agent()
+	if _, err := l.svc.StartContainer(ctx, &agent.StartContainerRequest{ContainerId: cid}); err != nil {
 		t.Fatal(err)
 	}
-	initp := collect(svc, "c2", "")
-	must(t, initp.stdout.waitFor(ctxFor(t, stepTimeout), "ready\n"))
+	must(t, collect(l.svc, cid, "").stdout.waitFor(ctxFor(t, stepTimeout), "ready\n"))
+	return l
+}
+
+// destroy destroys the sandbox and checks that nothing is left.
+func (l *liveSandbox) destroy(t *testing.T) {
+	t.Helper()
+	must(t, l.s.Destroy(ctxFor(t, stepTimeout)))
+	select {
+	case <-l.s.Done():
+	case <-time.After(time.Minute):
+		t.Error("Done not closed after Destroy")
+	}
+	checkNothingLeft(t, l.h, l.g, l.settings, l.fdsBefore)
+}
+
+// TestSandboxLive keeps a container running to prove pause with a flush,
+// resume, Update and the memory the container can really use; it
+// measures the guest's memory overhead.
+func TestSandboxLive(t *testing.T) {
+	const memMiB = 128
+	l := startLiveSandbox(t, "sbx2", "c2", memMiB)
+	h, g, s, svc, b, settings := l.h, l.g, l.s, l.svc, l.b, l.settings
 
 	t.Run("memory-overhead", func(t *testing.T) {
 		measureMemory(t, h, g, svc, "c2", memMiB)
@@ -236,42 +263,17 @@ func TestSandboxLive(t *testing.T) {
 		}
 	})
 
-	must(t, s.Destroy(ctx))
-	destroyed = true
-	select {
-	case <-s.Done():
-	case <-time.After(time.Minute):
-		t.Error("Done not closed after Destroy")
-	}
-	checkNothingLeft(t, h, g, settings, fdsBefore)
+	l.destroy(t)
 }
 
 // TestSandboxBigMemory measures the guest's overhead for a 1 GiB
 // container: the kernel's page structures grow with the domain, so the
 // overhead is not quite constant.
 func TestSandboxBigMemory(t *testing.T) {
-	h := newHost(t)
-	fdsBefore := xenFDs(t)
-	base := shareBase(t)
 	const memMiB = 1024
-	b := newSandboxBundle(t, base, memMiB, "/bin/sh", "-c", "echo ready; while true; do sleep 1; done")
-	settings := sandboxSettings(t, base)
-	cfg := sandbox.Config{ID: "sbx3", Namespace: "dom0test", Settings: settings, Toolstack: h.ts, Store: h.xs}
-	ctx := ctxFor(t, bootTimeout+stepTimeout)
-	s, err := sandbox.Create(ctx, cfg, sandbox.ContainerConfig{ID: "c3", Bundle: b.dir, Spec: b.spec, RootfsDir: b.rootfs})
-	if err != nil {
-		t.Fatalf("Create: %v", err)
-	}
-	g := &guest{id: s.DomID(), name: s.DomainName()}
-	t.Cleanup(func() { s.Destroy(context.Background()) })
-	svc := s.Agent()
-	if _, err := svc.StartContainer(ctx, &agent.StartContainerRequest{ContainerId: "c3"}); err != nil {
-		t.Fatal(err)
-	}
-	must(t, collect(svc, "c3", "").stdout.waitFor(ctxFor(t, stepTimeout), "ready\n"))
-	measureMemory(t, h, g, svc, "c3", memMiB)
-	must(t, s.Destroy(ctx))
-	checkNothingLeft(t, h, g, settings, fdsBefore)
+	l := startLiveSandbox(t, "sbx3", "c3", memMiB)
+	measureMemory(t, l.h, l.g, l.svc, "c3", memMiB)
+	l.destroy(t)
 }
 
 // TestSandboxBadInput: a spec the guest cannot honour, too little memory, a
