@@ -114,12 +114,38 @@ func startIn(t *testing.T, svc agent.AgentService, cid string, ps *specs.Process
 	return collect(svc, cid, eid)
 }
 
+// shareStepTimeout bounds one process of the share tests: file I/O
+// through 9P under emulation is slow, and busybox forks are slower.
+const shareStepTimeout = 12 * time.Minute
+
+// waitProc waits up to d for the process to exit and its output to end,
+// and returns its exit status.
+func waitProc(t *testing.T, p *proc, d time.Duration) uint32 {
+	t.Helper()
+	ctx := ctxFor(t, d)
+	w, err := p.svc.WaitProcess(ctx, &agent.ProcessRequest{ContainerId: p.cid, ExecId: p.eid})
+	if err != nil {
+		t.Fatalf("wait for %s/%s: %v (output so far: %q, %q)", p.cid, p.eid, err, p.stdout, p.stderr)
+	}
+	for _, ch := range []chan error{p.outDone, p.errDone} {
+		select {
+		case err := <-ch:
+			if err != nil {
+				t.Fatalf("output of %s/%s: %v", p.cid, p.eid, err)
+			}
+		case <-ctx.Done():
+			t.Fatalf("output of %s/%s did not end after the exit", p.cid, p.eid)
+		}
+	}
+	return w.ExitStatus
+}
+
 // sh runs a shell script in container cid and returns its exit status,
 // stdout and stderr.
 func sh(t *testing.T, svc agent.AgentService, cid, script string) (uint32, string, string) {
 	t.Helper()
 	p := startIn(t, svc, cid, shareProcess([]string{"/bin/sh", "-c", script}))
-	st := p.wait(t)
+	st := waitProc(t, p, shareStepTimeout)
 	return st, p.stdout.String(), p.stderr.String()
 }
 
@@ -137,7 +163,7 @@ func mustSh(t *testing.T, svc agent.AgentService, cid, script string) string {
 func tool(t *testing.T, svc agent.AgentService, cid string, args ...string) toolResult {
 	t.Helper()
 	p := startIn(t, svc, cid, shareProcess(append([]string{guestTool}, args...), shareToolEnv+"=1"))
-	st := p.wait(t)
+	st := waitProc(t, p, shareStepTimeout)
 	return parseTool(t, st, p.stdout.String(), p.stderr.String(), args)
 }
 
@@ -187,4 +213,15 @@ func syncShares(t *testing.T, svc agent.AgentService, s *shares.Set) {
 	if err := s.Sync(ctx); err != nil {
 		t.Fatalf("Sync: %v", err)
 	}
+}
+
+// step runs a subtest and logs at once how long it took: when a later step
+// hangs until the test binary's timeout, the earlier steps' figures are
+// still in the output.
+func step(t *testing.T, name string, f func(t *testing.T)) bool {
+	start := time.Now()
+	return t.Run(name, func(t *testing.T) {
+		defer func() { t.Logf("step %s took %s", name, time.Since(start).Round(time.Millisecond)) }()
+		f(t)
+	})
 }
