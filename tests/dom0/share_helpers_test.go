@@ -118,26 +118,15 @@ func startIn(t *testing.T, svc agent.AgentService, cid string, ps *specs.Process
 // through 9P under emulation is slow, and busybox forks are slower.
 const shareStepTimeout = 12 * time.Minute
 
-// waitProc waits up to d for the process to exit and its output to end,
-// and returns its exit status.
+// waitProc waits up to d for the process to exit, then for its output to
+// end (proc.wait, whose WaitProcess then answers at once), and returns its
+// exit status.
 func waitProc(t *testing.T, p *proc, d time.Duration) uint32 {
 	t.Helper()
-	ctx := ctxFor(t, d)
-	w, err := p.svc.WaitProcess(ctx, &agent.ProcessRequest{ContainerId: p.cid, ExecId: p.eid})
-	if err != nil {
+	if _, err := p.svc.WaitProcess(ctxFor(t, d), &agent.ProcessRequest{ContainerId: p.cid, ExecId: p.eid}); err != nil {
 		t.Fatalf("wait for %s/%s: %v (output so far: %q, %q)", p.cid, p.eid, err, p.stdout, p.stderr)
 	}
-	for _, ch := range []chan error{p.outDone, p.errDone} {
-		select {
-		case err := <-ch:
-			if err != nil {
-				t.Fatalf("output of %s/%s: %v", p.cid, p.eid, err)
-			}
-		case <-ctx.Done():
-			t.Fatalf("output of %s/%s did not end after the exit", p.cid, p.eid)
-		}
-	}
-	return w.ExitStatus
+	return p.wait(t)
 }
 
 // sh runs a shell script in container cid and returns its exit status,
