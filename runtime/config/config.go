@@ -164,12 +164,12 @@ func Default() Config {
 }
 
 // The default overhead, measured in the Xen lab (docs/design/README.md,
-// "Measuring the overhead"): the guest took 101 MiB besides a 128 MiB
-// container and 135 MiB besides a 1 GiB one, about 96 MiB + 3.8%; the
-// defaults leave at least 24 MiB more for runc and the agent's peaks.
+// "Measuring the overhead"): the guest took 101 to 110 MiB besides a
+// 128 MiB container and 135 MiB besides a 1 GiB one; the defaults leave
+// at least 24 MiB more for runc and the agent at their peaks.
 const (
-	DefaultMemoryOverheadMiB     = 120
-	DefaultMemoryOverheadPercent = 5
+	DefaultMemoryOverheadMiB     = 128
+	DefaultMemoryOverheadPercent = 4
 )
 
 // DomainMemoryMiB is the memory of a domain whose container has

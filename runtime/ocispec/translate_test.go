@@ -127,7 +127,7 @@ func TestTranslateEngineSpecs(t *testing.T) {
 	}{
 		{
 			file:   "docker26-run.json",
-			shape:  Shape{MemoryMiB: 512 + 120 + 26, ContainerMemoryMiB: 512, VCPUs: 1},
+			shape:  Shape{MemoryMiB: 512 + 128 + 21, ContainerMemoryMiB: 512, VCPUs: 1},
 			shares: []Share{rootfs, filesRW(dockerDir+"/resolv.conf", dockerDir+"/hostname", dockerDir+"/hosts")},
 			binds: []specs.Mount{
 				bind("/etc/resolv.conf", "/run/runxen/shares/files-rw/0", "rbind", "rprivate"),
@@ -139,7 +139,7 @@ func TestTranslateEngineSpecs(t *testing.T) {
 		},
 		{
 			file:  "docker26-volumes.json",
-			shape: Shape{MemoryMiB: 256 + 120 + 13, ContainerMemoryMiB: 256, VCPUs: 2, CPUWeight: 128, CPUCap: 150},
+			shape: Shape{MemoryMiB: 256 + 128 + 11, ContainerMemoryMiB: 256, VCPUs: 2, CPUWeight: 128, CPUCap: 150},
 			shares: []Share{
 				rootfs,
 				filesRW(dockerDir+"/resolv.conf", dockerDir+"/hostname", dockerDir+"/hosts"),
@@ -161,7 +161,7 @@ func TestTranslateEngineSpecs(t *testing.T) {
 		},
 		{
 			file:   "nerdctl2-run.json",
-			shape:  Shape{MemoryMiB: 658, ContainerMemoryMiB: 512, VCPUs: 1, CPUWeight: 256},
+			shape:  Shape{MemoryMiB: 661, ContainerMemoryMiB: 512, VCPUs: 1, CPUWeight: 256},
 			shares: []Share{rootfs, filesRW(nerdctlDir+"/containers/default/"+nerdctlCID+"/resolv.conf", nerdctlDir+"/etchosts/default/"+nerdctlCID+"/hosts", nerdctlDir+"/containers/default/"+nerdctlCID+"/hostname")},
 			binds: []specs.Mount{
 				bind("/etc/resolv.conf", "/run/runxen/shares/files-rw/0", "bind"),
@@ -172,7 +172,7 @@ func TestTranslateEngineSpecs(t *testing.T) {
 		},
 		{
 			file:   "ctr2-run.json",
-			shape:  Shape{MemoryMiB: 658, ContainerMemoryMiB: 512, VCPUs: 1},
+			shape:  Shape{MemoryMiB: 661, ContainerMemoryMiB: 512, VCPUs: 1},
 			shares: []Share{rootfs},
 			notes:  []string{`linux.cgroupsPath "/default/c1"`},
 		},
@@ -476,7 +476,7 @@ func TestTranslateChoices(t *testing.T) {
 			name:   "memory rounds up to MiB and keeps the exact cgroup limit",
 			change: func(s *specs.Spec) { s.Linux.Resources.Memory.Limit = i64(100<<20 + 1) },
 			check: func(t *testing.T, r *Result) {
-				if r.Shape.ContainerMemoryMiB != 101 || r.Shape.MemoryMiB != 101+120+6 {
+				if r.Shape.ContainerMemoryMiB != 101 || r.Shape.MemoryMiB != 101+128+5 {
 					t.Errorf("shape %+v", r.Shape)
 				}
 				if *r.Spec.Linux.Resources.Memory.Limit != 100<<20+1 {

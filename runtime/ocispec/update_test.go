@@ -28,7 +28,7 @@ func TestTranslateUpdate(t *testing.T) {
 		{
 			name:  "docker update --memory 1g --cpus 1.5",
 			r:     &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(1 << 30)}, CPU: &specs.LinuxCPU{Quota: i64(150000), Period: u64(100000)}},
-			shape: Shape{MemoryMiB: 1024 + 120 + 52, ContainerMemoryMiB: 1024, VCPUs: 2, CPUCap: 150},
+			shape: Shape{MemoryMiB: 1024 + 128 + 41, ContainerMemoryMiB: 1024, VCPUs: 2, CPUCap: 150},
 		},
 		{
 			name:  "--cpus 2: two whole vCPUs need no cap",

@@ -45,7 +45,7 @@ func TestCreateStartDestroy(t *testing.T) {
 	}
 	info, err := e.ts.Info(ctx, s.DomID())
 	if err != nil || info.State != xen.StateRunning || info.Name != "runxen-moby-c1" ||
-		info.MemoryMiB != 256+120+13 || info.VCPUs != 1 {
+		info.MemoryMiB != 256+128+11 || info.VCPUs != 1 {
 		t.Fatalf("domain: %+v, %v", info, err)
 	}
 	dc, _ := e.ts.Config(s.DomID())
@@ -394,7 +394,7 @@ func TestUpdate(t *testing.T) {
 	}))
 	info, _ := e.ts.Info(ctx, id)
 	dc, _ := e.ts.Config(id)
-	if info.MemoryMiB != 512+120+26 || info.VCPUs != 2 || dc.CPUCap != 150 || dc.CPUWeight != 512 {
+	if info.MemoryMiB != 512+128+21 || info.VCPUs != 2 || dc.CPUCap != 150 || dc.CPUWeight != 512 {
 		t.Errorf("domain after grow: %+v, %+v", info, dc)
 	}
 	if got := fake.seq(); got != "resize,UpdateResources" {
@@ -413,7 +413,7 @@ func TestUpdate(t *testing.T) {
 	}))
 	info, _ = e.ts.Info(ctx, id)
 	dc, _ = e.ts.Config(id)
-	if info.MemoryMiB != 128+120+7 || dc.CPUCap != 0 {
+	if info.MemoryMiB != 128+128+6 || dc.CPUCap != 0 {
 		t.Errorf("domain after shrink: %+v, %+v", info, dc)
 	}
 	if got := fake.seq(); got != "UpdateResources,resize" {
