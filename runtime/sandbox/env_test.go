@@ -200,7 +200,6 @@ type fakeGuest struct {
 	svc     agent.AgentService
 	xs      *xenstore.Client
 	fronts  []*xen9pfstest.Frontend
-	started chan struct{} // closed once the agent serves
 }
 
 func (b *bootingToolstack) Unpause(ctx context.Context, id xen.DomID) error {
@@ -223,20 +222,11 @@ func (b *bootingToolstack) guest(id xen.DomID) *fakeGuest {
 	return b.guests[id]
 }
 
-func (b *bootingToolstack) agentOf(id xen.DomID) agent.AgentService {
-	g := b.guest(id)
-	if g == nil {
-		return nil
-	}
-	<-g.started
-	return g.svc
-}
-
 // boot plays the guest: connect every 9pfs device, then serve the agent.
 func (b *bootingToolstack) boot(id xen.DomID) {
 	e := b.e
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &fakeGuest{cancel: cancel, done: make(chan struct{}), started: make(chan struct{}), xs: xenstore.NewClient(e.xs.ConnAs(uint32(id)))}
+	g := &fakeGuest{cancel: cancel, done: make(chan struct{}), xs: xenstore.NewClient(e.xs.ConnAs(uint32(id)))}
 	b.mu.Lock()
 	if b.guests == nil {
 		b.guests = map[xen.DomID]*fakeGuest{}
@@ -250,7 +240,6 @@ func (b *bootingToolstack) boot(id xen.DomID) {
 			onBoot(id)
 		}
 		if crash {
-			close(g.started)
 			_ = b.Toolstack.Shutdown(id, xen.ReasonCrash)
 			return
 		}
@@ -265,24 +254,20 @@ func (b *bootingToolstack) boot(id xen.DomID) {
 			g.fronts = append(g.fronts, f)
 		}
 		if mk == nil {
-			close(g.started)
 			<-ctx.Done()
 			return
 		}
 		g.svc = mk()
 		l, err := vchan.Listen(ctx, vchan.Config{Devices: dev, Store: g.xs, Peer: 0, Path: agent.AgentVchanPath(uint32(id))})
 		if err != nil {
-			close(g.started)
 			e.t.Logf("fake guest %d: listen: %v", id, err)
 			return
 		}
 		srv, err := ttrpc.NewServer()
 		if err != nil {
-			close(g.started)
 			return
 		}
 		agent.RegisterAgentService(srv, g.svc)
-		close(g.started)
 		go func() { <-ctx.Done(); srv.Close(); l.Close() }()
 		_ = srv.Serve(ctx, l)
 	}()

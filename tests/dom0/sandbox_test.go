@@ -63,7 +63,7 @@ func newSandboxBundle(t *testing.T, base string, memMiB int64, args ...string) *
 	limit := memMiB << 20
 	s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit}
 	s.Linux.CgroupsPath = "system.slice:docker:sandboxtest"
-	s.Hooks = &specs.Hooks{Prestart: []specs.Hook{{Path: "/bin/false"}}}
+	s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/false"}}}
 	s.Mounts = append(s.Mounts,
 		specs.Mount{Destination: "/data", Type: "bind", Source: b.vol, Options: []string{"rbind"}},
 		specs.Mount{Destination: "/etc/resolv.conf", Type: "bind", Source: b.resolv, Options: []string{"rbind", "rprivate"}},
