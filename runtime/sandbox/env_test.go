@@ -195,11 +195,11 @@ func (b *bootingToolstack) Resize(ctx context.Context, id xen.DomID, r xen.Resou
 }
 
 type fakeGuest struct {
-	cancel  context.CancelFunc
-	done    chan struct{}
-	svc     agent.AgentService
-	xs      *xenstore.Client
-	fronts  []*xen9pfstest.Frontend
+	cancel context.CancelFunc
+	done   chan struct{}
+	svc    agent.AgentService
+	xs     *xenstore.Client
+	fronts []*xen9pfstest.Frontend
 }
 
 func (b *bootingToolstack) Unpause(ctx context.Context, id xen.DomID) error {
