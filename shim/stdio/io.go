@@ -59,6 +59,8 @@ type IO struct {
 	stdinOnce sync.Once     // guards the agent's CloseStdin
 	closeOnce sync.Once
 	closeErr  error
+	outOnce   sync.Once // guards closeOutputs
+	outErr    error
 	svc       agent.AgentService
 	cid, eid  string
 }
@@ -165,6 +167,13 @@ func (p *IO) Start(svc agent.AgentService, containerID, execID string) {
 		}
 		go func() {
 			wg.Wait()
+			// The streams ended: so do the host ends, as with runc's shim.
+			// A client reading a FIFO (Docker's attach, docker exec) sees
+			// the end now, not only when the process is deleted; a logging
+			// binary gets the end of its input.
+			if err := p.closeOutputs(); err != nil {
+				log.G(p.ctx).WithError(err).WithField("exec", p.eid).Warn("close output")
+			}
 			close(p.outDone)
 		}()
 		if p.stdin == nil {
@@ -262,15 +271,19 @@ func (p *IO) WaitOutput(idle time.Duration) bool {
 	}
 }
 
+// closeOutputs closes the output ends, once.
 func (p *IO) closeOutputs() error {
-	var errs []error
-	if p.stdout != nil {
-		errs = append(errs, p.stdout.Close())
-	}
-	if p.stderr != nil && p.stderr != p.stdout {
-		errs = append(errs, p.stderr.Close())
-	}
-	return errors.Join(errs...)
+	p.outOnce.Do(func() {
+		var errs []error
+		if p.stdout != nil {
+			errs = append(errs, p.stdout.Close())
+		}
+		if p.stderr != nil && p.stderr != p.stdout {
+			errs = append(errs, p.stderr.Close())
+		}
+		p.outErr = errors.Join(errs...)
+	})
+	return p.outErr
 }
 
 // Close stops the copies and closes every host end; a logging binary gets

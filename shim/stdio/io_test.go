@@ -300,3 +300,27 @@ func TestTerminalAndNoDestination(t *testing.T) {
 		}
 	}
 }
+
+// TestFIFOEndsWithTheStream: a FIFO's reader sees the end once the
+// process's stream ended, before the process is deleted (Docker waits
+// for it then: docker exec, attach).
+func TestFIFOEndsWithTheStream(t *testing.T) {
+	out := mkfifo(t, t.TempDir(), "out")
+	got := readFIFO(t, out)
+	a := guest(t, writeBoth, false, false)
+	p, err := Open(context.Background(), Config{Stdout: out}, Owner{"ns", "c1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	p.Start(a, "c1", "")
+	start(t, a)
+	select {
+	case s := <-got:
+		if s != "to stdout\n" {
+			t.Errorf("stdout %q", s)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the FIFO's reader saw no end before Close")
+	}
+}
