@@ -36,6 +36,16 @@ var shimSetup struct {
 func shimLab(t *testing.T) *lab.Lab {
 	t.Helper()
 	l := lab.Get(t)
+	// Runs before lab.Get's artifact collection: the shims' goroutine dumps land in the
+	// containerd logs that it saves.
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		l.Sh(ctx, `pkill -USR1 -f '^[^ ]*containerd-shim-xen-v1 ' && sleep 3`)
+	})
 	shimSetup.once.Do(func() { shimSetup.err = installShim(l) })
 	if shimSetup.err != nil {
 		t.Fatalf("install the shim in dom0: %v", shimSetup.err)
