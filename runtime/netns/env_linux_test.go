@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -53,14 +54,28 @@ func pinnedNetNS(t *testing.T) string {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		// This thread moves to the new namespace and never comes back:
-		// the goroutine ends locked, so the runtime ends the thread too.
+		// The thread visits the new namespace and comes back before it is
+		// unlocked. It must come back: the goroutine may run on the main
+		// thread, which the runtime never ends, and /proc/self/ns/net (the
+		// holder's check of "the shim's namespace") reads the main thread.
 		runtime.LockOSThread()
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			errc <- err
+			return // still locked: the runtime ends this thread
+		}
+		defer orig.Close()
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
 			errc <- err
 			return
 		}
-		errc <- unix.Mount("/proc/thread-self/ns/net", path, "", unix.MS_BIND, "")
+		err = unix.Mount("/proc/thread-self/ns/net", path, "", unix.MS_BIND, "")
+		if serr := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); serr != nil {
+			errc <- errors.Join(err, fmt.Errorf("return to the original namespace: %w", serr))
+			return // stays locked in the wrong namespace: the runtime ends it
+		}
+		runtime.UnlockOSThread()
+		errc <- err
 	}()
 	if err := <-errc; err != nil {
 		t.Fatalf("pin a network namespace at %s: %v", path, err)
