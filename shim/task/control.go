@@ -108,7 +108,9 @@ func (s *Service) resizePty(ctx context.Context, r *taskv3.ResizePtyRequest) err
 	if err != nil {
 		return err
 	}
-	if r.Width == 0 || r.Height == 0 || r.Width > 0xffff || r.Height > 0xffff {
+	// The kernel's winsize holds 16 bits; 0x0 is valid (as with runc's
+	// shim: Docker sends the size of whatever it has, possibly none).
+	if r.Width > 0xffff || r.Height > 0xffff {
 		return fmt.Errorf("resize the terminal of %s to %dx%d: %w", p.name(), r.Width, r.Height, errdefs.ErrInvalidArgument)
 	}
 	if _, err := p.c.sb.sb.Agent().ResizePty(ctx, &agent.ResizePtyRequest{

@@ -428,8 +428,8 @@ func TestErrorsMapped(t *testing.T) {
 			_, err := h.s.Exec(ctx, er)
 			return err
 		}, codes.FailedPrecondition},
-		{"resize to nothing", func() error {
-			_, err := h.s.ResizePty(ctx, &taskv3.ResizePtyRequest{ID: "c1"})
+		{"resize beyond a winsize", func() error {
+			_, err := h.s.ResizePty(ctx, &taskv3.ResizePtyRequest{ID: "c1", Width: 1 << 16, Height: 24})
 			return err
 		}, codes.InvalidArgument},
 		{"signal out of range", func() error {

@@ -290,7 +290,7 @@ func TestShimSurvivesContainerdRestart(t *testing.T) {
 		defer sh(t, l, `docker rm -f shimr`)
 		waitLogs(t, l, "shimr", "up")
 		r := sh(t, l, `set -e
-pid=$(pgrep -x containerd)
+pid=$(pgrep -xf 'containerd --log-level info')
 kill "$pid"
 for i in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
 setsid -f containerd --log-level info >>/var/log/containerd.log 2>&1 </dev/null
