@@ -165,7 +165,7 @@ func Default() Config {
 
 // The default overhead, measured in the Xen lab (docs/design/README.md,
 // "Measuring the overhead"): the guest took 101 to 110 MiB besides a
-// 128 MiB container and 135 MiB besides a 1 GiB one; the defaults leave
+// 128 MiB container and 135 to 137 MiB besides a 1 GiB one; the defaults leave
 // at least 24 MiB more for runc and the agent at their peaks.
 const (
 	DefaultMemoryOverheadMiB     = 128
