@@ -11,6 +11,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	agent "github.com/runxen/runxen/guest-agent/api/v1"
 	"github.com/runxen/runxen/runtime/config"
 	"github.com/runxen/runxen/runtime/xen"
 )
@@ -63,7 +64,7 @@ func FuzzTranslate(f *testing.F) {
 		tags := map[string]bool{}
 		guestPaths := map[string]Share{}
 		for _, s := range r.Shares {
-			if err := checkTag(s.Tag); err != nil || tags[s.Tag] {
+			if err := agent.CheckShareTag(s.Tag); err != nil || tags[s.Tag] {
 				t.Fatalf("share %+v: bad or repeated tag (%v)", s, err)
 			}
 			tags[s.Tag] = true

@@ -27,8 +27,6 @@ const (
 	// Share.Files).
 	FilesROTag = "files-ro"
 	FilesRWTag = "files-rw"
-	// MaxTagLen is the longest tag the guest's 9pnet_xen matches.
-	MaxTagLen = 63
 )
 
 // defaultShmSize is Docker's /dev/shm size, used when the host's cannot be
@@ -37,7 +35,7 @@ const defaultShmSize = 64 << 20
 
 // Share is one host directory the guest mounts over 9P.
 type Share struct {
-	// Tag is the mount tag: [A-Za-z0-9._-], at most MaxTagLen.
+	// Tag is the mount tag (agent.CheckShareTag's rule).
 	Tag string
 	// HostDir is the directory served (absolute).
 	HostDir string
@@ -262,18 +260,4 @@ func fileKind(mode fs.FileMode) string {
 		return "block device"
 	}
 	return "special file"
-}
-
-// checkTag applies the guest's tag rule.
-func checkTag(tag string) error {
-	if tag == "" || len(tag) > MaxTagLen {
-		return fmt.Errorf("share tag %.120q: want 1 to %d characters", tag, MaxTagLen)
-	}
-	for i := 0; i < len(tag); i++ {
-		c := tag[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return fmt.Errorf("share tag %.120q: only letters, digits, '.', '_' and '-' are allowed", tag)
-		}
-	}
-	return nil
 }

@@ -7,6 +7,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	agent "github.com/runxen/runxen/guest-agent/api/v1"
 	"github.com/runxen/runxen/guest-agent/speccheck"
 	"github.com/runxen/runxen/runtime/config"
 	"github.com/runxen/runxen/runtime/iolimit"
@@ -110,7 +111,7 @@ func Translate(spec *specs.Spec, o Options) (*Result, error) {
 	g.Mounts = m.mounts(g.Mounts)
 	r.Shares = m.shares
 	for _, s := range r.Shares {
-		if err := checkTag(s.Tag); err != nil {
+		if err := agent.CheckShareTag(s.Tag); err != nil {
 			p.invalid("shares", "%v (is the tag prefix %.120q too long?)", err, o.TagPrefix)
 			break
 		}
