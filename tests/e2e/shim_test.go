@@ -35,6 +35,7 @@ var shimSetup struct {
 // lab's init starts it), and the test image in Docker and containerd 2.x.
 func shimLab(t *testing.T) *lab.Lab {
 	t.Helper()
+	skipUnlessWIP(t, "Shim")
 	l := lab.Get(t)
 	// Runs before lab.Get's artifact collection: the shims' goroutine dumps land in the
 	// containerd logs that it saves.
