@@ -348,3 +348,72 @@ func TestShimNerdctl(t *testing.T) {
 	}
 	noLeftovers(t, l)
 }
+
+// TestShimDockerOptions: the run options that shape the process and its mounts reach the guest.
+func TestShimDockerOptions(t *testing.T) {
+	l := shimLab(t)
+	r := sh(t, l, `rm -rf /tmp/shimvol && mkdir -p /tmp/shimvol && chmod 777 /tmp/shimvol && echo from-host >/tmp/shimvol/in
+docker run --rm --runtime=xen -e FOO=bar -w /tmp -u 1000:1000 --read-only --tmpfs /scratch:mode=1777 -v /tmp/shimvol:/data `+shimImage+` sh -c '
+echo "env=$FOO"; echo "cwd=$(pwd)"; echo "id=$(id -u):$(id -g)"
+if touch /probe 2>/dev/null; then echo root=rw; else echo root=ro; fi
+echo x >/scratch/f && echo tmpfs=ok
+echo "vol=$(cat /data/in)"; echo from-guest >/data/out'
+echo "host=$(cat /tmp/shimvol/out)"`)
+	want := []string{"env=bar", "cwd=/tmp", "id=1000:1000", "root=ro", "tmpfs=ok", "vol=from-host", "host=from-guest"}
+	for _, w := range want {
+		if !strings.Contains(string(r.Stdout), w+"\n") {
+			t.Errorf("missing %q in:\n%s", w, r.Stdout)
+		}
+	}
+	noLeftovers(t, l)
+}
+
+// TestShimDockerFiles: what the container writes reaches the host's view of its root, so
+// docker diff, cp and commit see it; and what docker cp puts there reaches the container.
+func TestShimDockerFiles(t *testing.T) {
+	l := shimLab(t)
+	sh(t, l, `docker rm -f shimf >/dev/null 2>&1; docker rmi -f runxen-test:committed >/dev/null 2>&1; true`)
+	if r := sh(t, l, `docker run -d --name shimf --runtime=xen `+shimImage+` sh -c 'echo made-in-guest >/made; echo up; while true; do sleep 1; done'`); r.ExitCode != 0 {
+		t.Fatalf("docker run -d: exit %d", r.ExitCode)
+	}
+	defer sh(t, l, `docker rm -f shimf; docker rmi -f runxen-test:committed`)
+	waitLogs(t, l, "shimf", "up")
+	r := sh(t, l, `docker diff shimf`)
+	if !strings.Contains(string(r.Stdout), "A /made") {
+		t.Errorf("docker diff: %q", r.Stdout)
+	}
+	r = sh(t, l, `docker cp shimf:/made /tmp/shimf-made && cat /tmp/shimf-made`)
+	if strings.TrimSpace(string(r.Stdout)) != "made-in-guest" {
+		t.Errorf("docker cp out: %q", r.Stdout)
+	}
+	r = sh(t, l, `echo put-by-host >/tmp/shimf-in && docker cp /tmp/shimf-in shimf:/in && docker exec shimf cat /in`)
+	if strings.TrimSpace(string(r.Stdout)) != "put-by-host" {
+		t.Errorf("docker cp in: %q", r.Stdout)
+	}
+	r = sh(t, l, `docker commit shimf runxen-test:committed >/dev/null && docker run --rm --runtime=xen runxen-test:committed cat /made`)
+	if strings.TrimSpace(string(r.Stdout)) != "made-in-guest" {
+		t.Errorf("the committed image: %q", r.Stdout)
+	}
+}
+
+func TestShimDockerRestart(t *testing.T) {
+	l := shimLab(t)
+	sh(t, l, `docker rm -f shimrs >/dev/null 2>&1; true`)
+	if r := sh(t, l, `docker run -d --name shimrs --runtime=xen `+shimImage+` sh -c 'echo boot >>/boots; echo up; while true; do sleep 1; done'`); r.ExitCode != 0 {
+		t.Fatalf("docker run -d: exit %d", r.ExitCode)
+	}
+	defer sh(t, l, `docker rm -f shimrs`)
+	waitLogs(t, l, "shimrs", "up")
+	sh(t, l, `docker restart -t 2 shimrs`)
+	var out string
+	for i := 0; i < 60; i++ {
+		out = strings.TrimSpace(string(sh(t, l, `docker exec shimrs cat /boots`).Stdout))
+		if out == "boot\nboot" {
+			break
+		}
+		time.Sleep(2 * time.Second)
+	}
+	if out != "boot\nboot" {
+		t.Errorf("after docker restart, /boots is %q: want two boots", out)
+	}
+}
