@@ -262,11 +262,15 @@ func TestShimDockerStdin(t *testing.T) {
 
 func TestShimDockerTerminal(t *testing.T) {
 	l := shimLab(t)
-	// script(1) gives docker a terminal; the container sees one too.
-	r := sh(t, l, `script -qec "docker run --rm -it --runtime=xen `+shimImage+` sh -c 'tty; stty size'" /dev/null </dev/null`)
+	// script(1) gives docker a terminal of 30 rows and 100 columns; the container gets a
+	// terminal of its own, resized to match (ResizePty).
+	r := sh(t, l, `script -qec "stty rows 30 cols 100; docker run --rm -it --runtime=xen `+shimImage+` sh -c 'tty; sleep 1; stty size'" /dev/null </dev/null`)
 	out := string(r.Stdout)
 	if !strings.Contains(out, "/dev/pts/") {
 		t.Errorf("docker run -it: no terminal in the container: %q", out)
+	}
+	if !strings.Contains(out, "30 100") {
+		t.Errorf("docker run -it: the container's terminal is not 30x100: %q", out)
 	}
 }
 
