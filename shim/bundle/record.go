@@ -106,7 +106,9 @@ func readBounded(path string, max int64) ([]byte, error) {
 }
 
 // writeAtomic writes data to a temporary file beside path and renames it
-// over path, so that a reader never sees half a file.
+// over path, so that a reader never sees half a file. It does not sync:
+// the record must survive its shim, not the host (whose reboot takes the
+// guests, mounts and bundles with it).
 func writeAtomic(path string, data []byte, mode os.FileMode) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
@@ -116,9 +118,6 @@ func writeAtomic(path string, data []byte, mode os.FileMode) error {
 	_, err = f.Write(data)
 	if err == nil {
 		err = f.Chmod(mode)
-	}
-	if err == nil {
-		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

@@ -21,15 +21,15 @@ func Cleanup(ctx context.Context, dir string, rec bundle.Record) error {
 	if err := destroyGuest(ctx, rec); err != nil {
 		errs = append(errs, err)
 	}
-	target := rec.Mounted
-	if target == "" {
-		// The shim may have died between mounting and recording.
-		target = bundle.MountDir(dir)
-	}
-	if filepath.Dir(target) != filepath.Clean(dir) {
+	// The record names the mount before it is made.
+	switch target := rec.Mounted; {
+	case target == "":
+	case filepath.Dir(target) != filepath.Clean(dir):
 		errs = append(errs, fmt.Errorf("record names mount %s outside bundle %s; not unmounted", target, dir))
-	} else if err := mount.UnmountRecursive(target, 0); err != nil {
-		errs = append(errs, fmt.Errorf("unmount %s: %w", target, err))
+	default:
+		if err := mount.UnmountRecursive(target, 0); err != nil {
+			errs = append(errs, fmt.Errorf("unmount %s: %w", target, err))
+		}
 	}
 	if err := netns.Cleanup(ctx, rec.ID); err != nil {
 		errs = append(errs, err)

@@ -76,26 +76,37 @@ func (s *Service) create(ctx context.Context, r *taskv3.CreateTaskRequest) (_ *t
 	}()
 
 	rootfsDir := bundle.RootfsDir(r.Bundle, spec)
+	mountAt := ""
 	if len(r.Rootfs) > 0 {
 		if filepath.IsAbs(spec.Root.Path) {
 			// As with runc: the spec's absolute root wins and the mounts
 			// are not needed (Docker mounts the image itself).
 			log.G(ctx).WithField("id", r.ID).Debugf("spec names root %s: rootfs mounts not mounted", spec.Root.Path)
 		} else {
-			target := bundle.MountDir(r.Bundle)
-			if err := os.Mkdir(target, 0o711); err != nil && !errors.Is(err, os.ErrExist) {
-				return nil, fmt.Errorf("create %s: rootfs mount point: %w", r.ID, err)
-			}
-			if err := s.env.Mount(mount.FromProto(r.Rootfs), target); err != nil {
-				return nil, fmt.Errorf("create %s: mount rootfs at %s: %w", r.ID, target, err)
-			}
-			c.mounted, rec.Mounted = target, target
-			undo = append(undo, func() {
-				if err := s.env.Unmount(target); err != nil {
-					log.G(ctx).WithError(err).WithField("id", r.ID).Error("unmount rootfs after a failed create")
-				}
-			})
+			mountAt = bundle.MountDir(r.Bundle)
+			rec.Mounted = mountAt
 		}
+	}
+	// Recorded before anything is made (the mount as an intent): a shim
+	// that dies from here on leaves what `delete` needs to clean up, and
+	// a bundle without a record holds nothing to clean.
+	if err := bundle.WriteRecord(r.Bundle, rec); err != nil {
+		return nil, fmt.Errorf("create %s: %w", r.ID, err)
+	}
+	undo = append(undo, func() { bundle.RemoveRecord(r.Bundle) })
+	if mountAt != "" {
+		if err := os.Mkdir(mountAt, 0o711); err != nil && !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("create %s: rootfs mount point: %w", r.ID, err)
+		}
+		if err := s.env.Mount(mount.FromProto(r.Rootfs), mountAt); err != nil {
+			return nil, fmt.Errorf("create %s: mount rootfs at %s: %w", r.ID, mountAt, err)
+		}
+		c.mounted = mountAt
+		undo = append(undo, func() {
+			if err := s.env.Unmount(mountAt); err != nil {
+				log.G(ctx).WithError(err).WithField("id", r.ID).Error("unmount rootfs after a failed create")
+			}
+		})
 	}
 	if fi, err := os.Stat(rootfsDir); err != nil || !fi.IsDir() {
 		if err == nil {
@@ -123,12 +134,9 @@ func (s *Service) create(ctx context.Context, r *taskv3.CreateTaskRequest) (_ *t
 		}
 	})
 
-	// Recorded before the hooks and the guest: a shim that dies from
-	// here on leaves what `delete` needs to clean up.
 	if err := bundle.WriteRecord(r.Bundle, rec); err != nil {
 		return nil, fmt.Errorf("create %s: %w", r.ID, err)
 	}
-	undo = append(undo, func() { bundle.RemoveRecord(r.Bundle) })
 
 	if spec.Hooks != nil {
 		//lint:ignore SA1019 prestart is deprecated but Docker 26 wires networking through it
