@@ -63,12 +63,12 @@ func (r benchRow) String() string {
 // limit. It prints the table (lines starting SHAREBENCH) and never fails
 // on figures. It runs with RUNXEN_BENCH=1 (make bench, through tests/e2e
 // TestBenchShares); RUNXEN_BENCH_MIB sets the sequential size (default
-// 64), RUNXEN_BENCH_FILES the small-file count (default 300).
+// 32), RUNXEN_BENCH_FILES the small-file count (default 200).
 func TestShareBench(t *testing.T) {
 	if os.Getenv("RUNXEN_BENCH") != "1" {
 		t.Skip("benchmark: RUNXEN_BENCH=1 (make bench)")
 	}
-	mib, files := envInt(t, "RUNXEN_BENCH_MIB", 64), envInt(t, "RUNXEN_BENCH_FILES", 300)
+	mib, files := envInt(t, "RUNXEN_BENCH_MIB", 32), envInt(t, "RUNXEN_BENCH_FILES", 200)
 	h := newHost(t)
 	base := shareBase(t)
 	self, err := os.Executable()
@@ -86,7 +86,7 @@ func TestShareBench(t *testing.T) {
 		copyFile(t, self, filepath.Join(d, "runxen-sharetool"), 0o755)
 	}
 
-	g := h.createGuest(t, "sharebench", "agent-test.initramfs", "console=hvc0", 1024)
+	g := h.createGuest(t, "sharebench", "agent-test.initramfs", "console=hvc0", 768)
 	pssStart := pss(t)
 	set := newShares(t, h, g, nil)
 	ctx := ctxFor(t, bootTimeout)
@@ -184,7 +184,7 @@ func TestShareBench(t *testing.T) {
 	limit := uint64(10 << 20)
 	must(t, set.SetLimits(def.tag(), iolimit.Limits{WriteBytesPerSec: limit}))
 	guestDD(t, svc, cid, "/m/"+def.tag()+"/limit", 10)
-	ddRate := guestDD(t, svc, cid, "/m/"+def.tag()+"/limit", 100)
+	ddRate := guestDD(t, svc, cid, "/m/"+def.tag()+"/limit", 50)
 	must(t, set.SetLimits(def.tag(), iolimit.Limits{}))
 
 	fmt.Printf("SHAREBENCH %d MiB sequential (1 MiB calls, write includes fsync; reads cold in dom0 and guest), %d small files of 1 KiB\n", mib, files)
@@ -198,7 +198,7 @@ func TestShareBench(t *testing.T) {
 	fmt.Printf("SHAREBENCH dom0 memory per share (this process, %d shares): PSS %.0f KiB connected and idle, %.0f KiB after the runs (RSS %.0f / %.0f KiB); of that, mapped rings (gntdev) %.0f KiB\n",
 		len(configs), float64(pssIdle.pss-pssStart.pss)/n, float64(pssBusy.pss-pssStart.pss)/n,
 		float64(pssIdle.rss-pssStart.rss)/n, float64(pssBusy.rss-pssStart.rss)/n, float64(pssBusy.gntdev-pssStart.gntdev)/n)
-	fmt.Printf("SHAREBENCH 10 MiB/s write limit: 100 MiB busybox dd conv=fsync in the guest: %.2f MiB/s (guest clock); unlimited, the same share wrote %.1f MiB/s\n",
+	fmt.Printf("SHAREBENCH 10 MiB/s write limit: 50 MiB busybox dd conv=fsync in the guest: %.2f MiB/s (guest clock); unlimited, the same share wrote %.1f MiB/s\n",
 		ddRate, defRow.write.mibps())
 }
 
