@@ -301,8 +301,3 @@ func envInt(t *testing.T, name string, def int) int {
 	}
 	return v
 }
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
-}
